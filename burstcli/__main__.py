@@ -1,0 +1,5 @@
+"""``python -m burstcli``: the same as the ``burst`` command."""
+
+from burstcli.cli import main
+
+main()

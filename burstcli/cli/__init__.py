@@ -1,0 +1,73 @@
+"""The ``burst`` command line: a click group whose sub-commands come from the core and plugins.
+
+Plugin commands (``register_commands``) are looked up after the global options are parsed,
+so ``--plugins-dir`` and ``--disable-plugin`` decide which plugins can add commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from burstcli import __version__
+
+from .context import AppState, get_state
+from .enhance import enhance
+from .listing import plugins_command, presets_group, stages_command
+from .manpages import man_command
+
+CORE_COMMANDS = {
+    cmd.name: cmd
+    for cmd in (enhance, plugins_command, stages_command, presets_group, man_command)
+}
+
+
+class BurstGroup(click.Group):
+    """A group that asks the plugins for more commands once the global options are known."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*CORE_COMMANDS, *self._plugin_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return CORE_COMMANDS.get(cmd_name) or self._plugin_commands(ctx).get(cmd_name)
+
+    @staticmethod
+    def _plugin_commands(ctx: click.Context) -> dict[str, click.Command]:
+        if "plugin_commands" not in ctx.meta:
+            holder = click.Group()
+            get_state(ctx).pm.hook.register_commands(cli=holder)
+            ctx.meta["plugin_commands"] = {n: c for n, c in holder.commands.items()
+                                           if n not in CORE_COMMANDS}
+        return ctx.meta["plugin_commands"]
+
+
+@click.group(cls=BurstGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="burst")
+@click.option("--plugins-dir", "plugin_paths", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="Load a one-off plugin: a .py file or a folder of them. Repeatable.")
+@click.option("--disable-plugin", "blocked", multiple=True, metavar="NAME",
+              help="Do not load the plugin NAME (as `burst plugins` names it). Repeatable.")
+@click.option("--no-autoload", is_flag=True,
+              help="Load no third-party plugins from entry points "
+                   "(also: BURST_DISABLE_PLUGIN_AUTOLOAD=1).")
+@click.pass_context
+def cli(ctx: click.Context, plugin_paths: tuple[Path, ...], blocked: tuple[str, ...],
+        no_autoload: bool) -> None:
+    """Turn folders of photo bursts into better single images.
+
+    \b
+    burst enhance ./shots --preset sharpest     the sharpest frame of each burst
+    burst demo                                  a synthetic RAW burst, processed
+    burst presets list                          what presets there are
+    """
+    ctx.obj = get_state(ctx)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="burst")
+
+
+__all__ = ["AppState", "cli", "main"]

@@ -1,0 +1,61 @@
+"""State shared by the sub-commands: plugin settings, the manager and the registry."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from burstcli.errors import EXIT_USAGE, BurstError
+from burstcli.plugins import BurstPluginManager, PluginSettings, make_plugin_manager
+from burstcli.registry import Registry, build_registry
+
+
+class AppState:
+    """Built once per invocation; the manager and registry are made on first use."""
+
+    def __init__(self, settings: PluginSettings):
+        self.settings = settings
+
+    @functools.cached_property
+    def pm(self) -> BurstPluginManager:
+        """The plugin manager for this invocation."""
+        try:
+            return make_plugin_manager(self.settings)
+        except BurstError as exc:
+            fail(str(exc))
+
+    @functools.cached_property
+    def registry(self) -> Registry:
+        """What the plugins registered."""
+        try:
+            return build_registry(self.pm)
+        except BurstError as exc:
+            fail(str(exc))
+
+
+def settings_from_params(params: Mapping[str, Any]) -> PluginSettings:
+    """Plugin settings from the group's parsed global options."""
+    return PluginSettings(
+        autoload=not params.get("no_autoload", False),
+        blocked=tuple(params.get("blocked", ())),
+        plugin_paths=tuple(Path(p) for p in params.get("plugin_paths", ())),
+    )
+
+
+def get_state(ctx: click.Context | None = None) -> AppState:
+    """The invocation's state, made on first use from the root command's options."""
+    root = (ctx or click.get_current_context()).find_root()
+    if "burst_state" not in root.meta:
+        root.meta["burst_state"] = AppState(settings_from_params(root.params))
+    return root.meta["burst_state"]
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``burst: error: message`` on stderr and exit with ``code``."""
+    click.echo(f"burst: error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,110 @@
+"""``burst plugins``, ``burst stages`` and ``burst presets``: what is installed, documented."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import click
+
+from burstcli.errors import BurstError
+from burstcli.presets import find_preset, load_preset, read_preset_file
+from burstcli.stage import StageSpec, did_you_mean
+
+from .context import fail, get_state
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+def plugins_command(as_json: bool) -> None:
+    """List the loaded plugins, where they come from and the hooks they implement."""
+    infos = get_state().pm.describe()
+    if as_json:
+        _echo_json([dataclasses.asdict(info) for info in infos])
+        return
+    for info in infos:
+        where = f"{info.distribution} {info.version}" if info.distribution else info.origin
+        click.echo(f"{info.name:<14} {where:<24} {', '.join(info.hooks)}")
+
+
+def stage_record(spec: StageSpec) -> dict[str, Any]:
+    """A stage as ``burst stages --json`` prints it."""
+    return {
+        "name": spec.name, "plugin": spec.plugin, "summary": spec.summary, "doc": spec.doc,
+        "params": [dataclasses.asdict(p) for p in spec.params_info()],
+    }
+
+
+@click.command("stages")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+def stages_command(name: str | None, as_json: bool) -> None:
+    """List the stages, or show one stage's documentation and parameters."""
+    stages = get_state().registry.stages
+    if name is not None and name not in stages:
+        fail(f"unknown stage {name!r}{did_you_mean(name, list(stages))}")
+    chosen = [stages[name]] if name else [stages[n] for n in sorted(stages)]
+    if as_json:
+        _echo_json([stage_record(spec) for spec in chosen])
+    elif name:
+        _print_stage(chosen[0])
+    else:
+        for spec in chosen:
+            click.echo(f"{spec.name:<20} {spec.summary}")
+
+
+def _print_stage(spec: StageSpec) -> None:
+    click.echo(f"{spec.name}  (plugin: {spec.plugin})\n")
+    click.echo(spec.doc)
+    params = spec.params_info()
+    click.echo("\nParameters:" if params else "\nParameters: none")
+    for p in params:
+        click.echo(f"  {p.name} ({p.type}, default {p.default!r})\n      {p.help}")
+
+
+@click.group("presets")
+def presets_group() -> None:
+    """List the presets or show one."""
+
+
+@presets_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+def presets_list(as_json: bool) -> None:
+    """List the presets found by name, with their descriptions."""
+    records = []
+    for name, path in sorted(get_state().registry.presets.items()):
+        try:
+            description = read_preset_file(path).get("description", "")
+        except BurstError as exc:
+            description = f"(broken: {exc})"
+        records.append({"name": name, "path": str(path), "description": description})
+    if as_json:
+        _echo_json(records)
+        return
+    for record in records:
+        click.echo(f"{record['name']:<14} {record['description']}")
+
+
+@presets_group.command("show")
+@click.argument("name")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
+              help="Override a parameter, as `burst enhance` does.")
+def presets_show(name: str, overrides: tuple[str, ...]) -> None:
+    """Show a preset (a name or a path) fully resolved: its file, pipeline and parameters."""
+    registry = get_state().registry
+    try:
+        path = find_preset(name, registry.presets)
+        preset = load_preset(name, presets=registry.presets, stages=registry.stages,
+                             overrides=overrides)
+    except BurstError as exc:
+        fail(str(exc))
+    click.echo(f"# {preset.name}: {preset.description}\n# file: {path}")
+    for step in preset.steps:
+        click.echo(f"- {step.stage}")
+        for key, value in step.params_json().items():
+            click.echo(f"    {key}: {value!r}")

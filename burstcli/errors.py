@@ -1,0 +1,40 @@
+"""The exceptions the core and plugins raise, and the exit codes they map to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # some bursts failed; the others finished
+EXIT_USAGE = 2  # bad command line or preset: nothing was read
+EXIT_INTERRUPTED = 130
+
+
+class BurstError(Exception):
+    """Base class of every error burst reports to the user as one line."""
+
+
+class ConfigError(BurstError):
+    """A preset, a ``--set`` value or a stage parameter is wrong. Exit code 2.
+
+    ``source`` names the file (or ``--set``) and ``key`` the dotted key that is wrong.
+    """
+
+    def __init__(self, message: str, *, source: str | Path | None = None, key: str | None = None):
+        self.source = str(source) if source is not None else None
+        self.key = key
+        where = ": ".join(part for part in (self.source, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class BadFileError(BurstError):
+    """One input file cannot be used (truncated, empty, not what its extension says)."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class StageError(BurstError):
+    """A stage could not process a burst; the batch goes on with the others."""

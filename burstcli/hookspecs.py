@@ -1,0 +1,140 @@
+"""Every hook a burst plugin can implement.
+
+A plugin is a module (or object) with functions decorated by :data:`burstcli.hookimpl` and
+named like the specs below. Registration hooks hand things to a ``register`` callback; run-time
+hooks let a plugin wrap stage calls or report progress. First-party stages use exactly these
+hooks, through the same ``burst`` entry-point group third parties use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # type-only imports keep plugin loading cheap
+    import click
+
+    from .collect import Grouper
+    from .model import Burst, ExifInfo
+    from .runner import BurstOutcome, RunPlan, RunSummary
+    from .stage import StageSpec
+    from .writers import Writer
+
+hookspec = pluggy.HookspecMarker("burst")
+
+
+# --- registration -------------------------------------------------------------------------
+
+
+@hookspec
+def register_stages(register: Callable[[StageSpec], None]) -> None:
+    """Register stages: call ``register(spec)`` once per stage.
+
+    :param register: takes a :class:`~burstcli.stage.StageSpec` made with the
+        :func:`~burstcli.stage.stage` decorator. A name registered twice is an error.
+    """
+
+
+@hookspec
+def register_presets(register: Callable[[Path], None]) -> None:
+    """Register preset files: call ``register(path)`` with a YAML file or a folder of them.
+
+    :param register: takes a path; a folder registers every ``*.yaml`` / ``*.yml`` in it.
+        A preset's name is its file stem.
+    """
+
+
+@hookspec
+def register_writers(register: Callable[[Writer], None]) -> None:
+    """Register output formats: call ``register(writer)`` per format.
+
+    :param register: takes a :class:`~burstcli.writers.Writer`; its ``name`` is what
+        ``--format`` accepts.
+    """
+
+
+@hookspec
+def register_groupers(register: Callable[[Grouper], None]) -> None:
+    """Register ways of splitting a flat folder of frames into bursts (``--group NAME``).
+
+    :param register: takes a :class:`~burstcli.collect.Grouper`.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add sub-commands to the ``burst`` command line (``cli.add_command(...)``).
+
+    :param cli: the top-level click group.
+    """
+
+
+@hookspec
+def burst_image_extensions() -> Iterable[str]:
+    """Return the file extensions (lower case, with the dot) this plugin can decode.
+
+    Files with other extensions are ignored (and counted) when bursts are collected.
+    """
+
+
+@hookspec(firstresult=True)
+def burst_read_exif(path: Path) -> ExifInfo | None:
+    """Read a file's EXIF without decoding its pixels (used to order and group frames).
+
+    :param path: an image file.
+    :return: an :class:`~burstcli.model.ExifInfo`, or None to let another plugin try.
+        Must not raise on a bad file: return None and let the decode stage report it.
+    """
+
+
+# --- run time -------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def burst_run_stage(spec: StageSpec, burst: Burst, params: Any) -> Burst | None:
+    """Run one stage on one burst and return the new burst.
+
+    The core's implementation is ``trylast`` and simply calls the stage. Implement it as a
+    wrapper (``@hookimpl(wrapper=True)``) to time, cache or trace every stage call.
+
+    :param spec: the stage.
+    :param burst: its input.
+    :param params: the validated parameter object.
+    """
+
+
+@hookspec
+def burst_run_start(plan: RunPlan) -> None:
+    """Called once before the first burst, with everything that will be done.
+
+    :param plan: the bursts found, their output paths and what will be skipped.
+    """
+
+
+@hookspec
+def burst_stage_finish(burst: Burst, stage: str, seconds: float) -> None:
+    """Called after each stage of each burst, in the process that ran it.
+
+    :param burst: the stage's output.
+    :param stage: the stage name.
+    :param seconds: wall time the stage took.
+    """
+
+
+@hookspec
+def burst_finished(outcome: BurstOutcome) -> None:
+    """Called in the main process when a burst is done, skipped or failed.
+
+    :param outcome: its status, output path, message and timing.
+    """
+
+
+@hookspec
+def burst_run_finish(summary: RunSummary) -> None:
+    """Called once at the end of a batch, also after an interrupt.
+
+    :param summary: counts of done, skipped and failed bursts and the exit code.
+    """

@@ -1,0 +1,74 @@
+"""Collect what the plugins register: stages, presets, writers, groupers, extensions."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pluggy
+
+from .collect import Grouper
+from .errors import ConfigError
+from .stage import StageSpec
+from .writers import Writer
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Registry:
+    """Everything the plugins of one manager registered, by name."""
+
+    stages: dict[str, StageSpec]
+    presets: dict[str, Path]
+    writers: dict[str, Writer]
+    groupers: dict[str, Grouper]
+    extensions: frozenset[str]
+
+
+def build_registry(pm: pluggy.PluginManager) -> Registry:
+    """Call every registration hook once and index the results by name.
+
+    A name registered twice is a loud error naming both plugins: silently letting one win
+    would run a different stage than the preset's author tested.
+    """
+    stages = _collect(pm.hook.register_stages, lambda s: s.name, "stage")
+    stages = {name: dataclasses.replace(spec, plugin=plugin) for name, (spec, plugin) in stages.items()}
+    writers = _collect(pm.hook.register_writers, lambda w: w.name, "writer")
+    groupers = _collect(pm.hook.register_groupers, lambda g: g.name, "grouper")
+    extensions = frozenset(ext.lower() for exts in pm.hook.burst_image_extensions() for ext in exts)
+    return Registry(
+        stages=stages,
+        presets=_collect_presets(pm),
+        writers={name: writer for name, (writer, _) in writers.items()},
+        groupers={name: grouper for name, (grouper, _) in groupers.items()},
+        extensions=extensions,
+    )
+
+
+def _collect(hook: Any, key: Callable[[T], str], what: str) -> dict[str, tuple[T, str]]:
+    found: dict[str, tuple[T, str]] = {}
+    for impl in hook.get_hookimpls():
+        def register(item: T, plugin: str = impl.plugin_name) -> None:
+            name = key(item)
+            if name in found:
+                raise ConfigError(f"{what} {name!r} is registered by both "
+                                  f"{found[name][1]!r} and {plugin!r}")
+            found[name] = (item, plugin)
+        impl.function(register=register)
+    return found
+
+
+def _collect_presets(pm: pluggy.PluginManager) -> dict[str, Path]:
+    presets: dict[str, Path] = {}
+
+    def register(path: Path) -> None:
+        path = Path(path)
+        files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
+        for file in files:
+            presets.setdefault(file.stem, file)  # the first plugin to name a preset wins
+
+    pm.hook.register_presets(register=register)
+    return presets

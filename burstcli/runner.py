@@ -1,0 +1,314 @@
+"""Run a preset over bursts: one burst through the chain, and the batch around it.
+
+The batch never writes an input: outputs go to their own folder, through a temporary file
+renamed into place once complete (so an interrupt leaves no half-written output), and an
+existing output is skipped unless ``overwrite`` is set (so a rerun resumes). A burst that
+fails is reported in one line and the others go on. ``jobs > 1`` runs bursts in worker
+processes started with ``spawn`` (LibRaw uses OpenMP, which does not survive ``fork``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pluggy
+
+from . import __version__, hookimpl
+from .collect import FoundBurst
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BurstError
+from .model import Burst, Frame
+from .plugins import PluginSettings, make_plugin_manager
+from .presets import Preset, load_preset
+from .registry import Registry, build_registry
+from .stage import StageSpec
+from .writers import Writer
+
+Status = Literal["done", "skipped", "failed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSpec:
+    """Everything a (worker) process needs to rebuild the run: all of it picklable."""
+
+    preset: str
+    overrides: tuple[str, ...]
+    output_format: str
+    plugins: PluginSettings = PluginSettings()
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedBurst:
+    """A burst, where its output goes, and whether it is skipped because it exists."""
+
+    found: FoundBurst
+    output: Path
+    sidecar: Path
+    skip: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """The whole batch, as ``--dry-run`` prints it and ``burst_run_start`` receives it."""
+
+    preset: Preset
+    output_dir: Path
+    bursts: tuple[PlannedBurst, ...]
+    ignored: tuple[Path, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class BurstOutcome:
+    """How one burst ended: ``message`` is the one line shown for a failure."""
+
+    name: str
+    status: Status
+    output: Path | None = None
+    message: str = ""
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """Counts at the end of a batch and the exit code scripts can trust."""
+
+    done: int
+    skipped: int
+    failed: int
+    warnings: int
+    interrupted: bool
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done or skipped, 1 some bursts failed, 130 interrupted."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if self.failed else EXIT_OK
+
+
+# --- the core implementation of the stage-call hook ------------------------------------------
+
+
+@hookimpl(trylast=True)
+def burst_run_stage(spec: StageSpec, burst: Burst, params: Any) -> Burst:
+    """Call the stage. ``trylast`` so plugins can wrap or replace every stage call."""
+    return spec(burst, params)
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+
+def plan_outputs(bursts: Sequence[FoundBurst], preset: Preset, output_dir: Path, writer: Writer,
+                 *, overwrite: bool) -> tuple[PlannedBurst, ...]:
+    """Output paths (``<burst>_<preset><ext>`` and the ``.json`` sidecar) and skips."""
+    planned = []
+    for found in bursts:
+        output = output_dir / f"{found.name}_{preset.name}{writer.extension}"
+        skip = output.exists() and not overwrite
+        planned.append(PlannedBurst(found, output, output.with_suffix(".json"), skip))
+    return tuple(planned)
+
+
+# --- one burst -------------------------------------------------------------------------------
+
+
+class BurstProcessor:
+    """Runs one burst through a preset's chain and writes its output and sidecar."""
+
+    def __init__(self, job: JobSpec, pm: pluggy.PluginManager | None = None):
+        self.pm = pm if pm is not None else make_plugin_manager(job.plugins)
+        self.registry: Registry = build_registry(self.pm)
+        self.preset = load_preset(job.preset, presets=self.registry.presets,
+                                  stages=self.registry.stages, overrides=job.overrides)
+        self.writer = self.registry.writers[job.output_format]
+
+    def __call__(self, planned: PlannedBurst) -> BurstOutcome:
+        start = time.perf_counter()
+        try:
+            burst, timings = self.run_chain(planned.found)
+            self.write(planned, burst, timings, time.perf_counter() - start)
+        except BurstError as exc:
+            return self._failed(planned, str(exc), start)
+        except MemoryError:
+            return self._failed(planned, "out of memory: try fewer frames or -j 1", start)
+        except Exception as exc:  # a bug in a stage must not end the batch
+            return self._failed(planned, f"{type(exc).__name__}: {exc}", start)
+        return BurstOutcome(planned.found.name, "done", planned.output,
+                            seconds=time.perf_counter() - start, warnings=burst.warnings)
+
+    def run_chain(self, found: FoundBurst) -> tuple[Burst, list[tuple[str, Any, float]]]:
+        """Every stage of the preset on the burst; returns it and (stage, params, seconds)."""
+        burst = Burst(name=found.name, source=found.folder,
+                      frames=tuple(Frame(path=f.path, exif=f.exif) for f in found.files))
+        timings = []
+        for step in self.preset.steps:
+            spec = self.registry.stages[step.stage]
+            began = time.perf_counter()
+            burst = self.pm.hook.burst_run_stage(spec=spec, burst=burst, params=step.params)
+            seconds = time.perf_counter() - began
+            self.pm.hook.burst_stage_finish(burst=burst, stage=step.stage, seconds=seconds)
+            timings.append((step.stage, step.params_json(), seconds))
+        return burst, timings
+
+    def write(self, planned: PlannedBurst, burst: Burst,
+              timings: list[tuple[str, Any, float]], seconds: float) -> None:
+        """Sidecar first, image last: the image's rename is the commit point, so a resumed
+        run redoes any burst whose image is missing."""
+        image, layout = burst.product()
+        sidecar = make_sidecar(burst, self.preset, planned.output, timings, seconds)
+        planned.output.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(planned.sidecar) as tmp:
+            tmp.write_text(json.dumps(sidecar, indent=2, default=_json_default), encoding="utf-8")
+        with atomic_path(planned.output) as tmp:
+            self.writer.write(tmp, image, layout, burst.reference_frame.exif)
+
+    @staticmethod
+    def _failed(planned: PlannedBurst, message: str, start: float) -> BurstOutcome:
+        return BurstOutcome(planned.found.name, "failed", message=message,
+                            seconds=time.perf_counter() - start)
+
+
+@contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """A temporary path beside ``final`` (same extension, hidden name) renamed to ``final``
+    when the block succeeds and removed when it fails or is interrupted."""
+    tmp = final.with_name(f".{final.stem}.{os.getpid()}.tmp{final.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def make_sidecar(burst: Burst, preset: Preset, output: Path,
+                 timings: list[tuple[str, Any, float]], seconds: float) -> dict[str, Any]:
+    """How the output was made: preset, stages and parameters, frames and their scores."""
+    return {
+        "burst": burst.name,
+        "output": output.name,
+        "preset": preset.name,
+        "preset_file": str(preset.source),
+        "version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "reference": burst.reference if burst.reference is not None else 0,
+        "selected": list(burst.active_indices),
+        "frames": [_frame_record(frame) for frame in burst.frames],
+        "stages": [{"name": n, "params": p, "seconds": round(s, 4)} for n, p, s in timings],
+        "notes": dict(burst.notes),
+        "warnings": list(burst.warnings),
+        "seconds": round(seconds, 4),
+    }
+
+
+def _frame_record(frame: Frame) -> dict[str, Any]:
+    record: dict[str, Any] = {"path": str(frame.path), "scores": dict(frame.scores),
+                              "exif": frame.exif.as_json()}
+    if frame.transform is not None:
+        record["transform"] = np.asarray(frame.transform).tolist()
+    return record
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+# --- the batch -------------------------------------------------------------------------------
+
+
+def run_batch(plan: RunPlan, job: JobSpec, *, jobs: int, pm: pluggy.PluginManager | None = None,
+              on_outcome: Callable[[BurstOutcome], None]) -> RunSummary:
+    """Process every planned burst, calling ``on_outcome`` in this process for each one.
+
+    Serial runs use ``pm`` (the caller's manager, with its reporters); workers build their own.
+    """
+    start = time.perf_counter()
+    outcomes: list[BurstOutcome] = []
+
+    def report(outcome: BurstOutcome) -> None:
+        outcomes.append(outcome)
+        on_outcome(outcome)
+
+    for planned in plan.bursts:
+        if planned.skip:
+            report(BurstOutcome(planned.found.name, "skipped", planned.output,
+                                message="output exists (use --overwrite)"))
+    todo = [p for p in plan.bursts if not p.skip]
+    interrupted = False
+    try:
+        if jobs > 1 and len(todo) > 1:
+            _run_parallel(todo, job, jobs, report)
+        else:
+            _run_serial(todo, job, pm, report)
+    except KeyboardInterrupt:
+        interrupted = True
+    return _summarise(outcomes, interrupted, time.perf_counter() - start)
+
+
+def _run_serial(todo: Sequence[PlannedBurst], job: JobSpec, pm: pluggy.PluginManager | None,
+                report: Callable[[BurstOutcome], None]) -> None:
+    if not todo:
+        return
+    processor = BurstProcessor(job, pm)
+    for planned in todo:
+        report(processor(planned))
+
+
+_worker_processor: BurstProcessor | None = None
+
+
+def _init_worker(job: JobSpec) -> None:
+    global _worker_processor  # one processor per worker process, built once
+    _worker_processor = BurstProcessor(job)
+
+
+def _work(planned: PlannedBurst) -> BurstOutcome:
+    assert _worker_processor is not None
+    return _worker_processor(planned)
+
+
+def _run_parallel(todo: Sequence[PlannedBurst], job: JobSpec, jobs: int,
+                  report: Callable[[BurstOutcome], None]) -> None:
+    context = multiprocessing.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                  initializer=_init_worker, initargs=(job,))
+    try:
+        futures = {pool.submit(_work, planned): planned for planned in todo}
+        for future in cf.as_completed(futures):
+            report(_outcome_of(future, futures[future]))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _outcome_of(future: cf.Future[BurstOutcome], planned: PlannedBurst) -> BurstOutcome:
+    try:
+        return future.result()
+    except cf.process.BrokenProcessPool:
+        return BurstOutcome(planned.found.name, "failed",
+                            message="worker process died (out of memory?): try fewer -j")
+
+
+def _summarise(outcomes: Sequence[BurstOutcome], interrupted: bool, seconds: float) -> RunSummary:
+    def count(status: Status) -> int:
+        return sum(o.status == status for o in outcomes)
+    return RunSummary(done=count("done"), skipped=count("skipped"), failed=count("failed"),
+                      warnings=sum(len(o.warnings) for o in outcomes),
+                      interrupted=interrupted, seconds=seconds)

@@ -1,0 +1,1 @@
+"""Shipped presets: YAML files found by name (``burst presets list``)."""

@@ -1,0 +1,147 @@
+"""`burst enhance` as a batch: outputs, sidecars, resume, atomicity, errors, exit codes.
+
+Uses the test-only .npy plugin (tests/local_plugins) so that only the core is exercised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from burstcli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+
+
+def make_shots(root: Path, bursts: int = 2, frames: int = 3) -> Path:
+    """Bursts of 16-bit frames where frame 1 is the brightest."""
+    rng = np.random.default_rng(0)
+    for b in range(bursts):
+        folder = root / "shots" / f"b{b}"
+        folder.mkdir(parents=True)
+        for i in range(frames):
+            level = 30000 if i == 1 else 10000
+            np.save(folder / f"f{i}.npy", (rng.integers(0, 2000, (8, 10)) + level).astype(np.uint16))
+        (folder / "notes.txt").write_text("not an image")
+    return root / "shots"
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_outputs_sidecar_and_untouched_originals(tmp_path, npy_cli):
+    shots = make_shots(tmp_path)
+    before = digest(shots)
+    result = npy_cli("enhance", shots, "--preset", "npy-brightest")
+    assert result.exit_code == EXIT_OK, result.output
+    out = tmp_path / "shots_burst"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "b0_npy-brightest.json", "b0_npy-brightest.tiff", "b1_npy-brightest.json",
+        "b1_npy-brightest.tiff"]
+    chosen = np.load(shots / "b0" / "f1.npy")
+    assert np.array_equal(tifffile.imread(out / "b0_npy-brightest.tiff"), chosen)
+    sidecar = json.loads((out / "b0_npy-brightest.json").read_text())
+    assert sidecar["reference"] == 1 and sidecar["preset"] == "npy-brightest"
+    assert sidecar["version"] and [s["name"] for s in sidecar["stages"]] == ["npy.load", "npy.pick"]
+    assert sidecar["stages"][1]["params"] == {"brightest": True, "gain": 1.0, "mode": "a"}
+    assert [Path(f["path"]).name for f in sidecar["frames"]] == ["f0.npy", "f1.npy", "f2.npy"]
+    assert all("mean" in f["scores"] for f in sidecar["frames"])
+    assert digest(shots) == before
+    assert "2 done, 0 skipped, 0 failed" in result.output
+
+
+def test_rerun_skips_and_overwrite_redoes(tmp_path, npy_cli):
+    shots = make_shots(tmp_path)
+    assert npy_cli("enhance", shots, "-p", "npy-brightest").exit_code == EXIT_OK
+    output = tmp_path / "shots_burst" / "b0_npy-brightest.tiff"
+    stamp = output.stat().st_mtime_ns
+    again = npy_cli("enhance", shots, "-p", "npy-brightest")
+    assert again.exit_code == EXIT_OK and "0 done, 2 skipped" in again.output
+    assert output.stat().st_mtime_ns == stamp
+    forced = npy_cli("enhance", shots, "-p", "npy-brightest", "--overwrite")
+    assert "2 done, 0 skipped" in forced.output
+
+
+def test_dry_run_writes_nothing(tmp_path, npy_cli):
+    shots = make_shots(tmp_path)
+    result = npy_cli("enhance", shots, "-p", "npy-brightest", "--dry-run", "-o", tmp_path / "o")
+    assert result.exit_code == EXIT_OK
+    assert "b0: 3 frames" in result.output and "2 non-image files ignored" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_file_is_one_line_and_the_batch_goes_on(tmp_path, npy_cli):
+    shots = make_shots(tmp_path)
+    (shots / "b0" / "f0.npy").write_bytes(b"")  # empty: dropped, the burst goes on
+    for f in (shots / "b1").glob("*.npy"):
+        f.write_text("garbage")  # every frame bad: the burst fails
+    result = npy_cli("enhance", shots, "-p", "npy-brightest")
+    assert result.exit_code == EXIT_FAILED
+    assert f"warning {shots / 'b0' / 'f0.npy'}: not a .npy array" in result.output
+    assert f"FAILED  b1: {shots / 'b1' / 'f0.npy'}: no readable frame" in result.output
+    assert (tmp_path / "shots_burst" / "b0_npy-brightest.tiff").exists()
+    assert "1 done, 0 skipped, 1 failed, 1 warnings" in result.output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["-p", "nope"], "unknown preset 'nope'"),
+    (["-p", "npy-brightest", "--set", "npy.pick.gain=loud"], "--set: npy.pick.gain: expected float"),
+    (["-p", "npy-brightest", "--format", "gif"], "--format: 'gif' is not one of"),
+    (["-p", "npy-brightest", "--group", "count"], "--count N"),
+])
+def test_usage_errors_exit_2_before_reading(tmp_path, npy_cli, args, fragment):
+    shots = make_shots(tmp_path)
+    result = npy_cli("enhance", shots, *args)
+    assert result.exit_code == EXIT_USAGE and fragment in result.output
+    assert not (tmp_path / "shots_burst").exists()
+
+
+def test_no_images_is_a_usage_error(tmp_path, npy_cli):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "a.txt").write_text("x")
+    result = npy_cli("enhance", tmp_path / "empty", "-p", "npy-brightest")
+    assert result.exit_code == EXIT_USAGE and "no image files found" in result.output
+
+
+def test_output_inside_a_burst_is_refused(tmp_path, npy_cli):
+    shots = make_shots(tmp_path, bursts=1)
+    result = npy_cli("enhance", shots / "b0", "-p", "npy-brightest", "-o", shots / "b0" / "out")
+    assert result.exit_code == EXIT_USAGE and "never go among the inputs" in result.output
+
+
+def test_interrupt_exits_130_and_leaves_no_partial_output(tmp_path, npy_cli, monkeypatch):
+    shots = make_shots(tmp_path, bursts=3)
+    monkeypatch.setenv("NPY_INTERRUPT_ON", "f2.npy")
+    result = npy_cli("enhance", shots, "-p", "npy-brightest")
+    assert result.exit_code == EXIT_INTERRUPTED and "(interrupted)" in result.output
+    out = tmp_path / "shots_burst"
+    assert not out.exists() or not [p for p in out.iterdir()]
+
+
+def test_parallel_jobs_give_the_same_outputs(tmp_path, npy_cli):
+    shots = make_shots(tmp_path, bursts=3)
+    serial = npy_cli("enhance", shots, "-p", "npy-brightest", "-o", tmp_path / "serial")
+    parallel = npy_cli("enhance", shots, "-p", "npy-brightest", "-o", tmp_path / "par", "-j", "2")
+    assert serial.exit_code == parallel.exit_code == EXIT_OK, parallel.output
+    for tiff in (tmp_path / "serial").glob("*.tiff"):
+        assert np.array_equal(tifffile.imread(tiff), tifffile.imread(tmp_path / "par" / tiff.name))
+    assert not [p for p in (tmp_path / "par").iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("fmt, ext", [("png", ".png"), ("jpeg", ".jpg")])
+def test_other_formats(tmp_path, npy_cli, fmt, ext):
+    import imageio.v3 as iio
+    shots = make_shots(tmp_path, bursts=1)
+    assert npy_cli("enhance", shots, "-p", "npy-brightest", "-f", fmt).exit_code == EXIT_OK
+    written = iio.imread(tmp_path / "shots_burst" / f"b0_npy-brightest{ext}")
+    chosen = np.load(shots / "b0" / "f1.npy")
+    if fmt == "png":
+        assert written.dtype == np.uint16 and np.array_equal(written, chosen)
+    else:
+        assert written.dtype == np.uint8 and np.abs(written.astype(int) - chosen / 257).mean() < 1.5
