@@ -30,8 +30,9 @@ class RawInfo:
     (rawpy's ``raw_pattern``), e.g. ``[[0, 1], [3, 2]]`` with ``color_desc == "RGBG"`` is RGGB.
     ``black_level`` holds one value per colour index; ``white_level`` is the saturation value.
     ``white_balance`` holds the as-shot multipliers per colour index (rawpy's
-    ``camera_whitebalance``). ``color_matrix`` is the 3x3 camera-from-XYZ matrix (rawpy's
-    ``rgb_xyz_matrix`` top rows), or None when the file does not carry one.
+    ``camera_whitebalance``). ``color_matrix`` is the 3x3 matrix from white-balanced camera RGB
+    to linear sRGB (LibRaw's ``rgb_cam``, rawpy's ``color_matrix``; rows sum to 1), or None
+    when LibRaw knows none for the camera.
     ``noise_profile`` holds (scale, offset) pairs per plane: variance = scale * x + offset for
     x in [0, 1] above black (DNG NoiseProfile tag), or None.
     """

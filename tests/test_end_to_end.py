@@ -32,7 +32,7 @@ def test_synthetic_dng_burst_picks_the_known_sharpest(tmp_path, burst_cli, burst
     assert record["reference"] == truth["reference"]
     assert {"preset", "version", "reference", "frames", "stages"} <= set(record)
     assert all({"path", "scores"} <= set(f) and f["scores"] for f in record["frames"])
-    assert [s["name"] for s in record["stages"]] == ["decode", "score.frequency", "select", "develop"]
+    assert [s["name"] for s in record["stages"]] == ["decode", "score.laplacian", "select", "develop"]
     image = tifffile.imread(tmp_path / "out" / "dngburst_sharpest.tiff")
     assert image.shape == (128, 192, 3) and image.dtype == np.uint16
     with open(tmp_path / "out" / "dngburst_sharpest.tiff", "rb") as handle:

@@ -27,7 +27,8 @@ def _walk(cmd: click.Command, ctx: click.Context, path: tuple[str, ...]) -> Iter
         for name in cmd.list_commands(ctx):
             sub = cmd.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                yield from _walk(sub, click.Context(sub, info_name=name, parent=ctx), (*path, name))
+                sub_ctx = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
+                yield from _walk(sub, sub_ctx, (*path, name))
 
 
 def render_page(path: tuple[str, ...], cmd: click.Command, ctx: click.Context) -> str:
@@ -57,7 +58,8 @@ def render_page(path: tuple[str, ...], cmd: click.Command, ctx: click.Context) -
 
 def generate(root: click.Command) -> dict[str, str]:
     """``{file name: roff text}`` for the root command and every sub-command."""
-    ctx = click.Context(root, info_name="burst")
+    # make_context applies the commands' context_settings (-h), as a real invocation does.
+    ctx = root.make_context("burst", [], resilient_parsing=True)
     return {f"{'-'.join(path)}.1": render_page(path, cmd, sub_ctx)
             for path, cmd, sub_ctx in _walk(root, ctx, ("burst",))}
 

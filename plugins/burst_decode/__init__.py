@@ -1,0 +1,108 @@
+"""The ``decode`` stage: RAW through rawpy (LibRaw), PNG/JPEG/TIFF/BMP through imageio/tifffile.
+
+Also answers ``burst_image_extensions`` (which files are frames) and ``burst_read_exif``
+(capture times for ordering and grouping, read from headers only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from burstcli import Burst, ExifInfo, Frame, hookimpl, param, stage
+from burstcli.errors import BadFileError
+
+from .exif import exif_from_tags, merge, read_tags
+from .readers import IMAGE_EXTENSIONS, RAW_EXTENSIONS, read_file
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodeParams:
+    on_bad_frame: Literal["skip", "fail"] = param(
+        "skip", "skip: drop an unreadable frame with a warning and go on with the others; "
+                "fail: the whole burst fails")
+
+
+@stage("decode", DecodeParams)
+def decode(burst: Burst, params: DecodeParams) -> Burst:
+    """Read every frame's pixels and metadata.
+
+    RAW files (DNG, CR2/CR3, NEF, ARW, RAF, ORF, RW2, KDC and every other format LibRaw reads)
+    keep their visible sensor mosaic as uint16 (layout ``cfa``; a LinearRaw DNG gives
+    ``linear_raw``) with black and white levels, CFA pattern, as-shot white balance, colour
+    matrix, the DNG noise profile where present, and EXIF (exposure time, ISO, capture time).
+    PNG, JPEG, TIFF and BMP keep their values and dtype exactly (alpha is dropped).
+
+    A frame that cannot be read (empty, truncated, not what its extension says) is dropped
+    with a one-line warning naming the file and the reason (``on_bad_frame: skip``); a frame
+    whose size or kind differs from the rest of the burst is dropped the same way. The burst
+    fails only when no frame is left. The dropped files are listed in the sidecar.
+    """
+    decoded, skipped = [], []
+    for frame in burst.frames:
+        try:
+            decoded.append(_decode_frame(frame))
+        except BadFileError as exc:
+            if params.on_bad_frame == "fail":
+                raise
+            skipped.append(exc)
+    kept, mismatched = _consistent(decoded)
+    skipped += mismatched
+    if not kept:
+        raise skipped[0] if skipped else BadFileError(burst.source or Path("."), "no frames")
+    out = burst.with_frames(kept)
+    for exc in skipped:
+        out = out.with_warning(str(exc))
+    return out.with_note("decode", {"skipped": [{"path": str(e.path), "reason": e.reason}
+                                                for e in skipped],
+                                    "layout": kept[0].layout,
+                                    "shape": list(kept[0].pixels.shape)})
+
+
+def _decode_frame(frame: Frame) -> Frame:
+    decoded = read_file(frame.path)
+    return frame.replace(pixels=decoded.pixels, layout=decoded.layout, raw=decoded.raw,
+                         exif=merge(decoded.exif, frame.exif))
+
+
+def _consistent(frames: list[Frame]) -> tuple[list[Frame], list[BadFileError]]:
+    """Keep the frames of the most common (shape, layout, dtype); the rest cannot be merged."""
+    if not frames:
+        return [], []
+    kinds = Counter(_kind(f) for f in frames)
+    common = kinds.most_common(1)[0][0]
+    kept = [f for f in frames if _kind(f) == common]
+    dropped = [BadFileError(f.path, f"{_describe(_kind(f))} differs from the burst's "
+                                    f"{_describe(common)}") for f in frames if _kind(f) != common]
+    return kept, dropped
+
+
+def _kind(frame: Frame) -> tuple:
+    return (frame.pixels.shape, frame.layout, str(frame.pixels.dtype))
+
+
+def _describe(kind: tuple) -> str:
+    shape, layout, dtype = kind
+    return f"{'x'.join(map(str, shape[1::-1]))} {layout} {dtype}"
+
+
+@hookimpl
+def register_stages(register) -> None:  # type: ignore[no-untyped-def]
+    """The ``decode`` stage."""
+    register(decode)
+
+
+@hookimpl
+def burst_image_extensions() -> Iterable[str]:
+    """RAW formats LibRaw reads, and PNG/JPEG/TIFF/BMP."""
+    return sorted(RAW_EXTENSIONS | IMAGE_EXTENSIONS)
+
+
+@hookimpl
+def burst_read_exif(path: Path) -> ExifInfo | None:
+    """EXIF from the header (exifread), never decoding pixels; None when there is none."""
+    tags = read_tags(path)
+    return exif_from_tags(tags) if tags else None

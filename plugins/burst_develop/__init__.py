@@ -1,0 +1,120 @@
+"""The ``develop`` stage: RAW sensor data to an RGB image (white balance, demosaic, colour)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import cv2
+import numpy as np
+import rawpy
+
+from burstcli import Burst, RawInfo, hookimpl, param, stage
+from burstcli.errors import StageError
+from burst_decode.arrays import cfa_site_indices, normalize_raw
+
+#: OpenCV's legacy Bayer codes are named after the second row's pattern (valid in 4.x and 5.x).
+BAYER_CODES = {
+    "RGGB": cv2.COLOR_BayerBG2RGB, "BGGR": cv2.COLOR_BayerRG2RGB,
+    "GRBG": cv2.COLOR_BayerGB2RGB, "GBRG": cv2.COLOR_BayerGR2RGB,
+}
+EDGE_AWARE = {  # the same patterns, edge-aware interpolation
+    "RGGB": cv2.COLOR_BayerBG2RGB_EA, "BGGR": cv2.COLOR_BayerRG2RGB_EA,
+    "GRBG": cv2.COLOR_BayerGB2RGB_EA, "GBRG": cv2.COLOR_BayerGR2RGB_EA,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DevelopParams:
+    demosaic: Literal["bilinear", "ea"] = param(
+        "ea", "Bayer interpolation: bilinear, or ea (OpenCV's edge-aware)")
+    output: Literal["srgb", "linear"] = param(
+        "srgb", "srgb: the sRGB transfer curve for viewing; linear: scene-linear values")
+    white_balance: Literal["camera", "none"] = param(
+        "camera", "camera: the as-shot multipliers from the file; none: raw sensor balance")
+
+
+@stage("develop", DevelopParams)
+def develop(burst: Burst, params: DevelopParams) -> Burst:
+    """Turn RAW sensor data into an RGB image; leave RGB images exactly as they are.
+
+    Works on the chain's product (the merged image, or else the reference frame). For a
+    Bayer mosaic: black and white levels per CFA site, the as-shot white balance (normalised to
+    green), demosaicking (OpenCV), the camera-to-sRGB matrix when the file carries one (LibRaw's
+    ``rgb_cam``), clipping to [0, 1] and the sRGB curve. A LinearRaw DNG skips demosaicking.
+    Other patterns (X-Trans) fall back to LibRaw's own development of the reference file.
+    The result is float32 RGB in [0, 1]; PNG/JPEG/TIFF input passes through untouched.
+    """
+    image, layout = burst.product()
+    if layout not in ("cfa", "linear_raw"):
+        return burst.with_note("develop", {"action": "none (not RAW)"})
+    raw = burst.reference_frame.raw
+    if raw is None:
+        raise StageError("RAW pixels without RAW metadata: cannot develop")
+    pattern = raw.cfa_string()
+    if layout == "cfa" and pattern not in BAYER_CODES:
+        return _libraw_fallback(burst, pattern)
+    linear = _camera_rgb(image, raw, layout, params)
+    rgb = _to_srgb_primaries(linear, raw)
+    out = _encode(np.clip(rgb, 0.0, 1.0), params.output)
+    return burst.replace(image=out, image_layout="rgb").with_note(
+        "develop", {"action": "developed", "pattern": pattern, **dataclasses.asdict(params),
+                    "color_matrix": raw.color_matrix is not None})
+
+
+def white_balance_gains(raw: RawInfo) -> np.ndarray:
+    """As-shot multipliers per colour index, normalised so green is 1 (a second green that
+    the file leaves at 0 takes the first green's)."""
+    gains = np.array(raw.white_balance, dtype=np.float64)
+    green = [i for i, c in enumerate(raw.color_desc) if c == "G"]
+    for i in green:
+        if gains[i] <= 0:
+            gains[i] = gains[green[0]]
+    if not np.all(gains[: len(raw.color_desc)] > 0):
+        return np.ones(len(raw.color_desc))
+    return gains / gains[green[0]]
+
+
+def _camera_rgb(image: np.ndarray, raw: RawInfo, layout: str, params: DevelopParams) -> np.ndarray:
+    """Black-subtracted, white-balanced, demosaicked camera RGB, float32."""
+    gains = (white_balance_gains(raw) if params.white_balance == "camera"
+             else np.ones(len(raw.color_desc))).astype(np.float32)
+    values = normalize_raw(image, raw, layout)
+    if layout == "linear_raw":
+        return values * gains[:3]
+    sites = cfa_site_indices(raw, image.shape)
+    balanced = np.clip(values * gains[sites], 0.0, 1.0)
+    codes = EDGE_AWARE if params.demosaic == "ea" else BAYER_CODES
+    as16 = (balanced * 65535.0 + 0.5).astype(np.uint16)  # OpenCV demosaics 8/16-bit only
+    return cv2.cvtColor(as16, codes[raw.cfa_string()]).astype(np.float32) / 65535.0
+
+
+def _to_srgb_primaries(camera_rgb: np.ndarray, raw: RawInfo) -> np.ndarray:
+    if raw.color_matrix is None:
+        return camera_rgb
+    matrix = np.asarray(raw.color_matrix, np.float32)
+    return camera_rgb @ matrix.T
+
+
+def _encode(linear: np.ndarray, output: str) -> np.ndarray:
+    if output == "linear":
+        return linear.astype(np.float32)
+    low = linear * 12.92
+    high = 1.055 * np.power(np.maximum(linear, 0.0031308), 1 / 2.4) - 0.055
+    return np.where(linear <= 0.0031308, low, high).astype(np.float32)
+
+
+def _libraw_fallback(burst: Burst, pattern: str) -> Burst:
+    """Patterns OpenCV cannot demosaic: LibRaw develops the untouched reference file."""
+    if burst.image is not None:
+        raise StageError(f"cannot develop a processed {pattern} mosaic (only 2x2 Bayer)")
+    with rawpy.imread(str(burst.reference_frame.path)) as raw:
+        rgb = raw.postprocess(output_bps=16, use_camera_wb=True)
+    return burst.replace(image=rgb.astype(np.float32) / 65535.0, image_layout="rgb").with_note(
+        "develop", {"action": "LibRaw postprocess (non-Bayer pattern)", "pattern": pattern})
+
+
+@hookimpl
+def register_stages(register) -> None:  # type: ignore[no-untyped-def]
+    """The ``develop`` stage."""
+    register(develop)

@@ -1,0 +1,116 @@
+"""The ``select`` stage: choose the reference frame and the frames to fuse."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import numpy as np
+
+from burstcli import Burst, hookimpl, param, stage
+from burstcli.errors import StageError
+
+SCORE_PREFERENCE = ("frequency", "laplacian", "tenengrad")
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectParams:
+    method: Literal["sharpest", "walk"] = param(
+        "sharpest", "sharpest: the sharpest frame; walk: 001's threshold walk from the shutter frame")
+    score: str = param("auto", "which score to use; auto: the first of frequency, laplacian, "
+                               "tenengrad that a scoring stage wrote")
+    shutter: int | Literal["first", "middle", "last"] = param(
+        "first", "the frame taken at the shutter moment, where the walk starts (an index, or "
+                 "first/middle/last)")
+    threshold: float = param(0.9, "walk: accept the first frame at least this sharp relative "
+                                  "to the sharpest frame")
+    min_relative: float = param(0.0, "drop frames whose sharpness relative to the reference is "
+                                     "below this (0 keeps all)")
+    max_frames: int = param(0, "keep at most this many frames, the sharpest first (0: all)")
+
+
+@stage("select", SelectParams)
+def select(burst: Burst, params: SelectParams) -> Burst:
+    """Choose the reference frame and which frames later stages fuse.
+
+    ``sharpest`` (000 claim 8, 001 claim 2): the frame with the highest score. ``walk``
+    (001 claims 2-3): start at the shutter frame and visit its neighbours near to far (at equal
+    distance, the earlier frame first); the first frame whose sharpness relative to the
+    sharpest frame is at least ``threshold`` is the reference, so the chosen moment stays close
+    to the one the photographer pressed for; if none is, the sharpest frame.
+
+    Relative sharpness is score / highest score in the burst (every scoring stage gives a
+    positive, exposure-invariant score, so ratios compare like with like). Frames below
+    ``min_relative`` of the reference, and beyond the ``max_frames`` sharpest, are left out of
+    ``selected``; the reference always stays. The exposure policy of 001 claims 5-7 (prefer a
+    long-exposure capture when the deblurred reference is still blurry) needs the deblur stage
+    and is not part of this stage.
+    """
+    name = _score_name(burst, params.score)
+    scores = np.array([frame.scores[name] for frame in burst.frames], dtype=np.float64)
+    relative = scores / max(scores.max(), 1e-300)
+    if params.method == "walk":
+        reference = walk(relative, shutter_index(params.shutter, len(scores)), params.threshold)
+    else:
+        reference = int(np.argmax(scores))
+    keep = choose_frames(relative, reference, params.min_relative, params.max_frames)
+    dropped = sorted(set(range(len(scores))) - set(keep))
+    return burst.replace(reference=reference, selected=tuple(keep)).with_note(
+        "select", {"method": params.method, "score": name, "reference": reference,
+                   "relative_sharpness": [round(float(r), 4) for r in relative],
+                   "dropped": dropped})
+
+
+def _score_name(burst: Burst, wanted: str) -> str:
+    present = set.intersection(*(set(f.scores) for f in burst.frames)) if burst.frames else set()
+    if wanted != "auto":
+        if wanted not in present:
+            raise StageError(f"select: no frame has the score {wanted!r} (scores: "
+                             f"{', '.join(sorted(present)) or 'none'}); put its scoring stage first")
+        return wanted
+    for name in (*SCORE_PREFERENCE, *sorted(present)):
+        if name in present:
+            return name
+    raise StageError("select: no scores; put a score.* stage before select in the preset")
+
+
+def shutter_index(shutter: int | str, count: int) -> int:
+    """The shutter frame's index; negative indices count from the end, out of range is clamped."""
+    named = {"first": 0, "middle": (count - 1) // 2, "last": count - 1}
+    index = named[shutter] if isinstance(shutter, str) else shutter
+    index = index + count if index < 0 else index
+    return int(min(max(index, 0), count - 1))
+
+
+def walk_order(start: int, count: int) -> list[int]:
+    """start, start-1, start+1, start-2, start+2, ... within [0, count)."""
+    order = [start]
+    for step in range(1, count):
+        order += [i for i in (start - step, start + step) if 0 <= i < count]
+    return order
+
+
+def walk(relative: np.ndarray, start: int, threshold: float) -> int:
+    """001's threshold search: the first frame near-to-far from ``start`` sharp enough."""
+    for index in walk_order(start, len(relative)):
+        if relative[index] >= threshold:
+            return index
+    return int(np.argmax(relative))
+
+
+def choose_frames(relative: np.ndarray, reference: int, min_relative: float,
+                  max_frames: int) -> list[int]:
+    """Indices (capture order) of frames to fuse: the reference plus those sharp enough."""
+    floor = min_relative * relative[reference]
+    candidates = [i for i in np.argsort(-relative, kind="stable") if relative[i] >= floor]
+    keep = {reference, *(int(i) for i in candidates)}
+    if max_frames > 0:
+        ranked = [reference] + [int(i) for i in candidates if i != reference]
+        keep = set(ranked[:max_frames])
+    return sorted(keep)
+
+
+@hookimpl
+def register_stages(register) -> None:  # type: ignore[no-untyped-def]
+    """The ``select`` stage."""
+    register(select)
