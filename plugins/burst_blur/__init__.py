@@ -20,8 +20,8 @@ from burst_decode.arrays import grey_proxy
 from . import measures
 
 NoiseMode = Literal["auto", "profile", "estimate", "none"]
-NOISE_HELP = ("noise correction: profile (the file's noise profile), estimate (robust MAD, "
-              "burst median), auto (profile where present, else estimate), none")
+NOISE_HELP = ("noise correction: profile (the file's noise profile), estimate (from the "
+              "flattest blocks, burst median), auto (profile where present, else estimate), none")
 
 
 def frame_noise_variance(frame: Frame, grey: np.ndarray) -> float | None:
@@ -46,7 +46,7 @@ def noise_variances(frames: tuple[Frame, ...], greys: list[np.ndarray], mode: No
         return [float(v) for v in from_profile]  # type: ignore[arg-type]
     if mode == "profile":
         return [0.0 if v is None else float(v) for v in from_profile]
-    pooled = float(np.median([measures.noise_variance_mad(g) for g in greys]))
+    pooled = float(np.median([measures.noise_variance_estimate(g) for g in greys]))
     return [pooled] * len(frames)
 
 
