@@ -40,8 +40,12 @@ def render_page(path: tuple[str, ...], cmd: click.Command, ctx: click.Context) -
              _escape(" ".join(cmd.collect_usage_pieces(ctx)))]
     if cmd.help:
         lines += [".SH DESCRIPTION", _escape(click.unstyle(cmd.help).replace("\b\n", ""))]
-    options = [p.get_help_record(ctx) for p in cmd.get_params(ctx)]
-    options = [record for record in options if record]
+    # The command's own parameters plus a help entry from the context: click caches the help
+    # option on the command object, so get_params() would depend on earlier invocations.
+    options = [record for record in (p.get_help_record(ctx) for p in cmd.params) if record]
+    if ctx.help_option_names:
+        options.append((", ".join(sorted(ctx.help_option_names, key=len)),
+                        "Show this message and exit."))
     if options:
         lines.append(".SH OPTIONS")
         for names, help_text in options:
