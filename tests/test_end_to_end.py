@@ -127,3 +127,17 @@ def test_demo_runs_end_to_end(tmp_path, burst_cli):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "demo" / "out" / "demo_sharpest.tiff").exists()
     assert "reference frame chosen" in result.output
+
+
+@pytest.mark.parametrize("fmt, ext", [("jpeg", ".jpg"), ("png", ".png")])
+def test_exif_of_the_reference_is_copied(tmp_path, burst_cli, burst_synth_burst, fmt, ext):
+    folder, truth = burst_synth_burst(frames=3, width=96, height=64, seed=8, name="exif")
+    assert run_sharpest(burst_cli, folder.parent, "-o", tmp_path, "-f", fmt).exit_code == 0
+    reference = truth["frames"][sidecar(tmp_path, "exif")["reference"]]
+    with open(tmp_path / f"exif_sharpest{ext}", "rb") as handle:
+        tags = exifread.process_file(handle, details=False)
+    assert str(tags["Image Make"]) == "burst"
+    assert str(tags["EXIF DateTimeOriginal"]) == reference["capture_time"][:19].replace("-", ":").replace("T", " ")
+    assert int(str(tags["EXIF ISOSpeedRatings"])) == reference["iso"]
+    exposure = tags["EXIF ExposureTime"].values[0]
+    assert exposure.num / exposure.den == pytest.approx(reference["exposure_time"], rel=1e-3)

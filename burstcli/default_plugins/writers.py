@@ -25,7 +25,8 @@ from burstcli.writers import Writer
 SOFTWARE = f"burst {__version__}"
 EXIF_IFD = 0x8769
 # EXIF tag numbers (EXIF 2.32).
-TAG_MAKE, TAG_MODEL, TAG_SOFTWARE, TAG_DATETIME = 0x010F, 0x0110, 0x0131, 0x0132
+TAG_MAKE, TAG_MODEL, TAG_ORIENTATION = 0x010F, 0x0110, 0x0112
+TAG_SOFTWARE, TAG_DATETIME = 0x0131, 0x0132
 TAG_EXPOSURE, TAG_FNUMBER, TAG_ISO = 0x829A, 0x829D, 0x8827
 TAG_DATETIME_ORIGINAL, TAG_SUBSEC_ORIGINAL = 0x9003, 0x9291
 TAG_FOCAL_LENGTH, TAG_LENS_MODEL = 0x920A, 0xA434
@@ -86,6 +87,8 @@ def exif_bytes(exif: ExifInfo) -> bytes:
     for tag, value in ((TAG_MAKE, exif.make), (TAG_MODEL, exif.model)):
         if value:
             block[tag] = value
+    if exif.orientation:  # pixels are written as stored, so viewers must still rotate them
+        block[TAG_ORIENTATION] = exif.orientation
     sub = block.get_ifd(EXIF_IFD)
     for tag, value in _exif_ifd_values(exif).items():
         sub[tag] = value
@@ -117,6 +120,8 @@ def _tiff_exif_tags(exif: ExifInfo) -> list[tuple[int, str, int, object, bool]]:
     for tag, value in ((TAG_MAKE, exif.make), (TAG_MODEL, exif.model)):
         if value:
             tags.append((tag, "s", 0, value, True))
+    if exif.orientation:
+        tags.append((TAG_ORIENTATION, "H", 1, exif.orientation, True))
     for tag, value in _exif_ifd_values(exif).items():
         if isinstance(value, str):
             tags.append((tag, "s", 0, value, True))

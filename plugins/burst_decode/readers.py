@@ -115,7 +115,8 @@ def read_image(path: Path) -> Decoded:
         if path.suffix.lower() in TIFF_EXTENSIONS:
             pixels = tifffile.imread(path)
         else:
-            pixels = iio.imread(path)
+            # The extension picks the plugin: no probing of every format imageio knows.
+            pixels = iio.imread(path, extension=path.suffix.lower())
     except Exception as exc:  # imageio/Pillow/tifffile raise many kinds on a bad file
         raise BadFileError(path, f"cannot be read as {path.suffix.lstrip('.').upper()} "
                                  f"({_short(exc)})") from None
