@@ -2,8 +2,8 @@
 
 A folder that directly holds image files is one burst (or several, split by a grouper); the
 subfolders of a given folder that hold images are bursts too; ``recursive`` goes deeper.
-Frames are ordered by capture time, then file name. Hidden folders and the output folder are
-never entered; files with an extension no plugin decodes are ignored and counted.
+Frames are ordered by capture time, then file name. Hidden folders, the output folder and any
+folder marked as burst output (``.burst-output``) are never entered; files with an extension no plugin decodes are ignored and counted.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from .model import ExifInfo
+
+#: A file the runner leaves in every output folder, so that later runs never collect outputs.
+OUTPUT_MARKER = ".burst-output"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,8 +111,8 @@ def _folders_under(path: Path, recursive: bool,
 
 def _walk(folder: Path, depth: int, excluded: set[Path],
           unlimited: bool) -> Iterable[tuple[Path, list[Path]]]:
-    if folder.resolve() in excluded:
-        return
+    if folder.resolve() in excluded or (folder / OUTPUT_MARKER).exists():
+        return  # never take burst's own outputs for inputs
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     yield folder, [p for p in entries if p.is_file()]
     if unlimited or depth > 0:

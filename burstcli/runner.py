@@ -24,7 +24,7 @@ import numpy as np
 import pluggy
 
 from . import __version__, hookimpl
-from .collect import FoundBurst
+from .collect import OUTPUT_MARKER, FoundBurst
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BurstError
 from .model import Burst, Frame
 from .plugins import PluginSettings, make_plugin_manager
@@ -168,6 +168,7 @@ class BurstProcessor:
         image, layout = burst.product()
         sidecar = make_sidecar(burst, self.preset, planned.output, timings, seconds)
         planned.output.parent.mkdir(parents=True, exist_ok=True)
+        (planned.output.parent / OUTPUT_MARKER).touch()
         with atomic_path(planned.sidecar) as tmp:
             tmp.write_text(json.dumps(sidecar, indent=2, default=_json_default), encoding="utf-8")
         with atomic_path(planned.output) as tmp:

@@ -41,7 +41,7 @@ def test_outputs_sidecar_and_untouched_originals(tmp_path, npy_cli):
     result = npy_cli("enhance", shots, "--preset", "npy-brightest")
     assert result.exit_code == EXIT_OK, result.output
     out = tmp_path / "shots_burst"
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in out.iterdir() if p.name != ".burst-output") == [
         "b0_npy-brightest.json", "b0_npy-brightest.tiff", "b1_npy-brightest.json",
         "b1_npy-brightest.tiff"]
     chosen = np.load(shots / "b0" / "f1.npy")
@@ -54,6 +54,7 @@ def test_outputs_sidecar_and_untouched_originals(tmp_path, npy_cli):
     assert all("mean" in f["scores"] for f in sidecar["frames"])
     assert digest(shots) == before
     assert "2 done, 0 skipped, 0 failed" in result.output
+    assert "2 non-image files ignored" in result.output
 
 
 def test_rerun_skips_and_overwrite_redoes(tmp_path, npy_cli):
@@ -121,7 +122,7 @@ def test_interrupt_exits_130_and_leaves_no_partial_output(tmp_path, npy_cli, mon
     result = npy_cli("enhance", shots, "-p", "npy-brightest")
     assert result.exit_code == EXIT_INTERRUPTED and "(interrupted)" in result.output
     out = tmp_path / "shots_burst"
-    assert not out.exists() or not [p for p in out.iterdir()]
+    assert not out.exists() or not [p for p in out.iterdir() if p.name != ".burst-output"]
 
 
 def test_parallel_jobs_give_the_same_outputs(tmp_path, npy_cli):
@@ -131,7 +132,7 @@ def test_parallel_jobs_give_the_same_outputs(tmp_path, npy_cli):
     assert serial.exit_code == parallel.exit_code == EXIT_OK, parallel.output
     for tiff in (tmp_path / "serial").glob("*.tiff"):
         assert np.array_equal(tifffile.imread(tiff), tifffile.imread(tmp_path / "par" / tiff.name))
-    assert not [p for p in (tmp_path / "par").iterdir() if p.name.startswith(".")]
+    assert not [p for p in (tmp_path / "par").iterdir() if ".tmp" in p.name]
 
 
 @pytest.mark.parametrize("fmt, ext", [("png", ".png"), ("jpeg", ".jpg")])
@@ -145,3 +146,11 @@ def test_other_formats(tmp_path, npy_cli, fmt, ext):
         assert written.dtype == np.uint16 and np.array_equal(written, chosen)
     else:
         assert written.dtype == np.uint8 and np.abs(written.astype(int) - chosen / 257).mean() < 1.5
+
+
+def test_outputs_are_never_collected_as_inputs_later(tmp_path, npy_cli):
+    shots = make_shots(tmp_path, bursts=1)
+    assert npy_cli("enhance", shots / "b0", "-p", "npy-brightest").exit_code == EXIT_OK
+    assert (shots / "b0_burst" / ".burst-output").exists()  # beside the burst, inside shots/
+    result = npy_cli("enhance", shots, "-p", "npy-brightest", "--dry-run")
+    assert "1 bursts" in result.output and "b0_burst" not in result.output.split("output folder")[1]

@@ -45,7 +45,8 @@ class PlainReporter:
     def burst_run_start(self, plan: RunPlan) -> None:
         """Say what will be done."""
         todo = sum(not p.skip for p in plan.bursts)
-        self._print(f"{len(plan.bursts)} bursts ({todo} to process) with preset "
+        ignored = f", {len(plan.ignored)} non-image files ignored" if plan.ignored else ""
+        self._print(f"{len(plan.bursts)} bursts ({todo} to process{ignored}) with preset "
                     f"{plan.preset.name} -> {plan.output_dir}")
 
     @hookimpl
