@@ -12,6 +12,7 @@ as timings on a shared machine only get slower, never faster, than the truth.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -66,13 +67,15 @@ def main() -> None:
         make_burst(work / "shots", SynthOptions(frames=args.frames, width=width, height=height,
                                                 seed=1, name="bench"))
         files = sorted((work / "shots" / "bench").glob("*.dng"))
-        rows = [
+        rows: list[tuple[str, float]] = [
             ("rawpy unpack (imread + mosaic copy)", best_of(args.repeats, lambda: rawpy_unpack(files))),
             ("rawpy postprocess (full develop, 16-bit)",
              best_of(args.repeats, lambda: rawpy_postprocess(files))),
             ("burst enhance --preset sharpest (all stages + write)",
              best_of(args.repeats, lambda: burst_sharpest(work / "shots", work / "out"))),
         ]
+        sidecar = json.loads((work / "out" / "bench_sharpest.json").read_text())
+        rows += [(f"  of which stage {s['name']} (last run)", s["seconds"]) for s in sidecar["stages"]]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     megapixels = width * height / 1e6

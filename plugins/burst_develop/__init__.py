@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Literal
 
 import cv2
@@ -92,16 +93,24 @@ def _camera_rgb(image: np.ndarray, raw: RawInfo, layout: str, params: DevelopPar
 def _to_srgb_primaries(camera_rgb: np.ndarray, raw: RawInfo) -> np.ndarray:
     if raw.color_matrix is None:
         return camera_rgb
-    matrix = np.asarray(raw.color_matrix, np.float32)
-    return camera_rgb @ matrix.T
+    return cv2.transform(camera_rgb, np.asarray(raw.color_matrix, np.float32))
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_table() -> np.ndarray:
+    """The sRGB curve for every 16-bit linear value: a lookup is ~10x faster than the power."""
+    linear = np.arange(65536, dtype=np.float64) / 65535.0
+    curve = np.where(linear <= 0.0031308, linear * 12.92,
+                     1.055 * np.power(np.maximum(linear, 0.0031308), 1 / 2.4) - 0.055)
+    return curve.astype(np.float32)
 
 
 def _encode(linear: np.ndarray, output: str) -> np.ndarray:
+    """Clipped linear RGB, or its sRGB encoding (to 16-bit precision: what writers keep)."""
     if output == "linear":
         return linear.astype(np.float32)
-    low = linear * 12.92
-    high = 1.055 * np.power(np.maximum(linear, 0.0031308), 1 / 2.4) - 0.055
-    return np.where(linear <= 0.0031308, low, high).astype(np.float32)
+    codes = (np.clip(linear, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+    return _srgb_table()[codes]
 
 
 def _libraw_fallback(burst: Burst, pattern: str) -> Burst:
