@@ -1,0 +1,106 @@
+"""Global registration of one grey image to another: features, then ECC to sub-pixel.
+
+Homographies here map positions (x = column, y = row) of the moving image to the reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+FEATURE_SIDE = 1024  # features are found on a copy at most this large: fast, and robust to noise
+ECC_LEVELS = 3  # pyramid levels of the ECC refinement: 1/4, 1/2, 1 of the registration image
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """The homography (moving -> reference), ECC's correlation, and the feature matches used."""
+
+    homography: np.ndarray
+    correlation: float
+    matches: int
+
+
+def to_uint8(grey: np.ndarray) -> np.ndarray:
+    """A contrast-stretched 8-bit copy for the feature detector (percentiles, not min/max,
+    so a few hot pixels do not flatten the rest)."""
+    low, high = np.percentile(grey, (0.5, 99.5))
+    scaled = (grey - low) * (255.0 / max(float(high - low), 1e-6))
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def _shrink(grey: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    factor = min(1.0, side / max(grey.shape))
+    if factor == 1.0:
+        return grey, 1.0
+    size = (max(1, round(grey.shape[1] * factor)), max(1, round(grey.shape[0] * factor)))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), factor
+
+
+def scale_homography(h: np.ndarray, factor: float) -> np.ndarray:
+    """A homography found on images scaled by ``factor`` (pixel centres kept), at full size."""
+    s = np.array([[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5], [0, 0, 1]])
+    return np.linalg.inv(s) @ h @ s
+
+
+def feature_homography(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, int]:
+    """SIFT matches (Lowe's ratio test) and a MAGSAC homography, on shrunken copies.
+
+    Falls back to the identity when too few features match (flat or very noisy images)."""
+    ref_small, factor = _shrink(reference, FEATURE_SIDE)
+    mov_small, _ = _shrink(moving, FEATURE_SIDE)
+    sift = cv2.SIFT_create(nfeatures=3000)
+    kp_ref, des_ref = sift.detectAndCompute(to_uint8(ref_small), None)
+    kp_mov, des_mov = sift.detectAndCompute(to_uint8(mov_small), None)
+    if des_ref is None or des_mov is None or len(kp_ref) < 8 or len(kp_mov) < 8:
+        return np.eye(3), 0
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(des_mov, des_ref, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.75 * p[1].distance]
+    if len(good) < 8:
+        return np.eye(3), len(good)
+    src = np.float32([kp_mov[m.queryIdx].pt for m in good])
+    dst = np.float32([kp_ref[m.trainIdx].pt for m in good])
+    h, inliers = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 1.0)
+    if h is None:
+        return np.eye(3), len(good)
+    return scale_homography(h, factor), int(inliers.sum())
+
+
+def ecc_refine(reference: np.ndarray, moving: np.ndarray, initial: np.ndarray, *,
+               iterations: int = 50, epsilon: float = 1e-6) -> tuple[np.ndarray, float]:
+    """Refine a homography to sub-pixel accuracy by ECC maximisation, coarse to fine.
+
+    ECC finds W with moving(W x) ~ reference(x), i.e. reference -> moving: the inverse of ours.
+    """
+    warp = np.linalg.inv(initial)
+    correlation = 0.0
+    for level in reversed(range(ECC_LEVELS)):
+        factor = 0.5 ** level
+        ref = _level(reference, factor)
+        mov = _level(moving, factor)
+        level_warp = scale_homography(np.linalg.inv(warp), 1 / factor)  # ours, at this level
+        guess = np.linalg.inv(level_warp).astype(np.float32)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, epsilon)
+        try:
+            correlation, guess = cv2.findTransformECC(ref, mov, guess, cv2.MOTION_HOMOGRAPHY,
+                                                      criteria, None, 3)
+        except cv2.error:  # did not converge at this level: keep the previous estimate
+            continue
+        warp = np.linalg.inv(scale_homography(np.linalg.inv(guess.astype(np.float64)), factor))
+    return np.linalg.inv(warp), float(correlation)
+
+
+def _level(grey: np.ndarray, factor: float) -> np.ndarray:
+    if factor == 1.0:
+        return grey.astype(np.float32, copy=False)
+    size = (max(8, round(grey.shape[1] * factor)), max(8, round(grey.shape[0] * factor)))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def register(reference: np.ndarray, moving: np.ndarray) -> Registration:
+    """Features for the gross motion, ECC for the last fraction of a pixel."""
+    initial, matches = feature_homography(reference, moving)
+    refined, correlation = ecc_refine(reference, moving, initial)
+    return Registration(refined, correlation, matches)

@@ -1,0 +1,171 @@
+"""Fusion stages: 001's two averaging ways and a robust merge that leaves out what moved."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from burstcli import Burst, Frame, hookimpl, param, stage
+from burstcli.errors import StageError
+from burst_blur.measures import noise_variance_estimate
+from burst_decode.arrays import grey_proxy, normalized
+
+from .warp import warp_to_reference
+
+Interpolation = Literal["bilinear", "cubic", "lanczos"]
+INTERPOLATION_HELP = "how frames are resampled onto the reference grid"
+
+
+def _registered(burst: Burst) -> tuple[int, list[int]]:
+    if burst.reference is None:
+        raise StageError("merge: no reference frame; put `select` before the merge")
+    others = [i for i in burst.active_indices if i != burst.reference]
+    if any(burst.frames[i].transform is None for i in others):
+        raise StageError("merge: frames are not registered; put an `align.*` stage first")
+    return burst.reference, others
+
+
+def _exposure_gain(reference: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> float:
+    """The factor that brings a frame to the reference's exposure (bursts jitter by 10 %)."""
+    inside = valid > 0.999
+    return float(reference[inside].mean()) / max(float(warped[inside].mean()), 1e-9)
+
+
+def _result(burst: Burst, merged: np.ndarray, stage_name: str, note: dict) -> Burst:
+    layout = burst.reference_frame.layout or "rgb"
+    return burst.replace(image=merged.astype(np.float32), image_layout=layout).with_note(
+        stage_name, note)
+
+
+@dataclasses.dataclass(frozen=True)
+class MeanParams:
+    interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
+
+
+@stage("merge.mean", MeanParams)
+def merge_mean(burst: Burst, params: MeanParams) -> Burst:
+    """001's second way (claim 8): every registered frame on the reference grid, averaged.
+
+    Frames are resampled with their ``transform`` (a RAW mosaic colour plane by colour plane,
+    so the result is still a mosaic), brought to the reference's exposure, and averaged where
+    they cover the reference. Nothing is done about what moved: see ``merge.robust``.
+    """
+    ref_index, others = _registered(burst)
+    reference = normalized(burst.frames[ref_index])
+    total, weight = reference.copy(), np.ones_like(reference)
+    for index in others:
+        warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
+        total += warped * _exposure_gain(reference, warped, valid) * valid
+        weight += valid
+    return _result(burst, total / weight, "merge.mean", {"frames": [ref_index, *others]})
+
+
+@dataclasses.dataclass(frozen=True)
+class SequentialParams:
+    interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
+
+
+@stage("merge.sequential", SequentialParams)
+def merge_sequential(burst: Burst, params: SequentialParams) -> Burst:
+    """001's first way (claim 8, fig. 10): fuse frame by frame, registering the running fused
+    image with the next frame and averaging with weights (i - 1) : 1.
+
+    F1 is the reference; Fi = ((i - 1) F(i-1) + frame_i') / i, where frame_i' is frame i
+    registered to F(i-1) afresh (features + ECC on the luminance proxies), so each step sees a
+    cleaner target than the noisy reference alone.
+    """
+    from burst_align import to_frame_pixels
+    from burst_align.register import register
+
+    ref_index, others = _registered(burst)
+    reference_frame = burst.frames[ref_index]
+    fused = normalized(reference_frame)
+    for count, index in enumerate(others, start=2):
+        frame = burst.frames[index]
+        found = register(grey_proxy(reference_frame.replace(pixels=fused)), grey_proxy(frame))
+        aligned = frame.replace(transform=to_frame_pixels(found.homography, frame))
+        warped, valid = warp_to_reference(aligned, fused.shape, params.interpolation)
+        warped = warped * _exposure_gain(fused, warped, valid)
+        step = valid / count  # where the frame does not reach, F keeps its value
+        fused = fused * (1 - step) + warped * step
+    return _result(burst, fused, "merge.sequential", {"frames": [ref_index, *others]})
+
+
+@dataclasses.dataclass(frozen=True)
+class RobustParams:
+    interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
+    threshold: float = param(
+        2.5, "how many times the difference expected from noise a neighbourhood may differ "
+             "from the reference before the frame is faded out there (lower: fewer ghosts, "
+             "less denoising)")
+    window: int = param(5, "side of the neighbourhood (luminance-proxy pixels) compared")
+
+
+@stage("merge.robust", RobustParams)
+def merge_robust(burst: Burst, params: RobustParams) -> Burst:
+    """Average the registered frames, but only where they agree with the reference (000 [0058]).
+
+    For each frame and pixel, the mean squared difference to the reference over a small
+    neighbourhood of the luminance proxy is compared with what noise alone explains: twice the
+    noise variance (two noisy frames), from the file's noise profile (variance = S x + O) or
+    estimated from the burst. Up to ``threshold`` times that, the frame counts fully; beyond,
+    its weight falls off exponentially, so a moving object is taken from the reference alone
+    and never smeared. The reference always has weight 1. Works on RAW mosaics (colour plane by
+    plane) and on RGB; the weights are saved per frame as their mean in the sidecar.
+    """
+    ref_index, others = _registered(burst)
+    ref_frame = burst.frames[ref_index]
+    reference = normalized(ref_frame)
+    variance = _noise_variance_map(ref_frame, reference)
+    total, weight, used = reference.copy(), np.ones_like(reference), {}
+    for index in others:
+        warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
+        warped *= _exposure_gain(reference, warped, valid)
+        agree = _agreement(ref_frame, reference, warped, variance, params) * valid
+        total += warped * agree
+        weight += agree
+        used[index] = round(float(agree.mean()), 4)
+    return _result(burst, total / weight, "merge.robust", {"mean_weight": used})
+
+
+def _noise_variance_map(frame: Frame, values: np.ndarray) -> np.ndarray:
+    """Per-pixel noise variance of the normalised reference (profile, else estimated)."""
+    profile = frame.raw.noise_profile if frame.raw is not None else None
+    if profile:
+        scale, offset = np.mean(np.asarray(profile, dtype=np.float64), axis=0)
+        smooth = cv2.blur(values, (5, 5))  # the signal level, not its noise
+        return np.maximum(scale * smooth + offset, 1e-10).astype(np.float32)
+    proxy_variance = noise_variance_estimate(grey_proxy(frame))
+    per_pixel = proxy_variance * 4 if frame.layout == "cfa" else proxy_variance
+    return np.full(values.shape, max(per_pixel, 1e-10), np.float32)
+
+
+def _proxy(frame: Frame, values: np.ndarray) -> np.ndarray:
+    return grey_proxy(frame.replace(pixels=values, layout=frame.layout))
+
+
+def _agreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, variance: np.ndarray,
+               params: RobustParams) -> np.ndarray:
+    """Weight in [0, 1] per pixel: 1 where the difference is what noise explains."""
+    diff = _proxy(frame, warped - reference)
+    samples = 4 if frame.layout == "cfa" else (reference.shape[2] if reference.ndim == 3 else 1)
+    proxy_variance = _proxy(frame, variance) / samples  # the proxy averages that many values
+    local = cv2.blur(diff * diff, (params.window, params.window))
+    ratio = local / (2 * proxy_variance)
+    weight = np.exp(-np.maximum(ratio - params.threshold, 0.0)).astype(np.float32)
+    if frame.layout == "cfa":  # back to sensor resolution: each proxy pixel is a 2x2 cell
+        weight = cv2.resize(weight, (reference.shape[1], reference.shape[0]),
+                            interpolation=cv2.INTER_NEAREST)
+    elif reference.ndim == 3:
+        weight = weight[..., None]
+    return weight
+
+
+@hookimpl
+def register_stages(register) -> None:  # type: ignore[no-untyped-def]
+    """The fusion stages."""
+    for spec in (merge_mean, merge_sequential, merge_robust):
+        register(spec)

@@ -1,0 +1,50 @@
+"""Bring a frame onto the reference frame's pixel grid, a RAW mosaic colour plane by plane."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from burstcli import Frame
+from burst_decode.arrays import normalized
+
+INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
+                 "lanczos": cv2.INTER_LANCZOS4}
+
+
+def _plane_map(transform: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Reference plane pixel -> the same colour plane's pixel in the frame.
+
+    Plane pixel q of site (dy, dx) is sensor pixel B q with B = [[2, 0, dx], [0, 2, dy]]; the
+    frame's transform maps frame -> reference, so its inverse takes us back into the frame."""
+    b = np.array([[2.0, 0.0, dx], [0.0, 2.0, dy], [0.0, 0.0, 1.0]])
+    return np.linalg.inv(b) @ np.linalg.inv(transform) @ b
+
+
+def _warp(image: np.ndarray, to_source: np.ndarray, shape: tuple[int, int], flag: int) -> np.ndarray:
+    return cv2.warpPerspective(image, to_source, (shape[1], shape[0]),
+                               flags=flag | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+                               borderValue=0)
+
+
+def warp_to_reference(frame: Frame, shape: tuple[int, ...], interpolation: str) -> tuple[
+        np.ndarray, np.ndarray]:
+    """(values, valid): the frame's normalised pixels in the reference's geometry, and a float
+    mask that is 1 where they came from inside the frame (0 outside, in between at the rim)."""
+    values = normalized(frame)
+    transform = frame.transform if frame.transform is not None else np.eye(3)
+    flag = INTERPOLATION[interpolation]
+    if frame.layout != "cfa":
+        ones = np.ones(values.shape[:2], np.float32)
+        return (_warp(values, np.linalg.inv(transform), shape[:2], flag),
+                _warp(ones, np.linalg.inv(transform), shape[:2], cv2.INTER_LINEAR))
+    out = np.zeros(shape, np.float32)
+    valid = np.zeros(shape, np.float32)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            plane = values[dy::2, dx::2]
+            to_source = _plane_map(transform, dy, dx)
+            target = out[dy::2, dx::2].shape
+            out[dy::2, dx::2] = _warp(plane, to_source, target, flag)
+            valid[dy::2, dx::2] = _warp(np.ones_like(plane), to_source, target, cv2.INTER_LINEAR)
+    return out, valid
