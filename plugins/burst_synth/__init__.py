@@ -54,11 +54,14 @@ def _parse_noise(text: str) -> str | float:
               help="Largest rotation in degrees.")
 @click.option("--moving-object/--no-moving-object", default=True, show_default=True,
               help="A textured disc moving across the scene.")
+@click.option("--optics", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Lens blur (Gaussian sigma, pixels); 0 keeps the recipe's full aliasing.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the first burst.")
 @click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder of clean images to use as scenes (default: a procedural scene).")
 def synth(out: Path, bursts: int, frames: int, size: str, zoom: int, noise: str, blur: float,
-          motion: float, rotation: float, moving_object: bool, seed: int, source: Path | None) -> None:
+          motion: float, rotation: float, moving_object: bool, optics: float, seed: int,
+          source: Path | None) -> None:
     """Write synthetic RAW bursts (DNG) with their ground truth into OUT.
 
     Each burst goes to OUT/burst_NNN/ (seed + N): frame_*.dng, truth.json (true transforms,
@@ -68,7 +71,8 @@ def synth(out: Path, bursts: int, frames: int, size: str, zoom: int, noise: str,
     for index in range(bursts):
         options = SynthOptions(frames=frames, width=width, height=height, zoom=zoom,
                                noise=_parse_noise(noise), blur=blur, motion=motion,
-                               rotation=rotation, moving_object=moving_object, seed=seed + index,
+                               rotation=rotation, moving_object=moving_object, optics=optics,
+                               seed=seed + index,
                                source=source, name=f"burst_{index:03d}")
         truth = make_burst(out, options)
         click.echo(f"{out / options.name}: {frames} frames, sharpest {truth['reference']}, "
