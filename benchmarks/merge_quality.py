@@ -6,7 +6,8 @@ Two sets, each burst made by `burst synth` (real DNG files):
   static  noise only: no shake, no moving object (the 10*log10(N) dB limit applies);
   moving  the same plus a textured object crossing the scene.
 For every burst: the frames are decoded, registered to the known reference (align.global) and
-merged by each fusion stage; PSNR is measured on the mosaic in linear sensor units (1.0 = white)
+merged by each fusion stage (an RGB result is sampled back to the mosaic); PSNR is measured on
+the mosaic in linear sensor units (1.0 = white)
 against the clean reference view, 16 px from the borders, and split into the moving object's
 region and the rest. Registration error is the RMS distance between the found and the true
 transforms over a grid of points. Peers in the same run: the reference frame alone, and the
@@ -25,14 +26,14 @@ import numpy as np
 
 from burst_align import align_global
 from burst_decode import decode
-from burst_merge import merge_mean, merge_robust, merge_sequential
+from burst_merge import merge_kernel, merge_mean, merge_robust, merge_sequential
 from burst_synth.api import SynthOptions, load_truth, make_burst
 from burst_synth.render import mosaic
 from burstcli import Burst, Frame
 
 BORDER = 16
 MERGES = {"aligned mean (001 way 2)": merge_mean, "sequential (001 way 1)": merge_sequential,
-          "robust (merge.robust)": merge_robust}
+          "robust (merge.robust)": merge_robust, "kernel (merge.kernel)": merge_kernel}
 
 
 def psnr(estimate: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float:
@@ -70,7 +71,8 @@ def measure(folder: Path, truth: dict) -> dict[str, float]:
     outputs = {"reference frame alone": reference}
     for name, stage in MERGES.items():
         start = time.perf_counter()
-        outputs[name] = stage(burst, stage.params_type()).image
+        image = stage(burst, stage.params_type()).image
+        outputs[name] = mosaic(image, truth["cfa"]) if image.ndim == 3 else image
         results[f"{name} s"] = time.perf_counter() - start
     for name, image in outputs.items():
         results[f"{name} static"] = psnr(image, clean, static)
@@ -87,7 +89,8 @@ def run_set(label: str, options: list[SynthOptions], work: Path) -> None:
     mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
     base = mean["reference frame alone static"]
     print(f"\n== {label}: {len(rows)} bursts x {options[0].frames} frames "
-          f"{options[0].width}x{options[0].height}, noise {options[0].noise} ==")
+          f"{options[0].width}x{options[0].height}, noise {options[0].noise}, "
+          f"optics {options[0].optics} ==")
     print(f"registration RMS error {mean['registration rms px']:.3f} px "
           f"(align {mean['align s']:.2f} s/burst)")
     print(f"{'method':<28} {'static dB':>10} {'gain':>7} {'moving dB':>10} {'s/burst':>8}")
@@ -105,11 +108,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--noise", default="recipe")
+    parser.add_argument("--optics", type=float, default=0.0,
+                        help="lens blur sigma in pixels (0: the recipe's pure aliasing)")
     parser.add_argument("--seed", type=int, default=2000)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     common = dict(frames=args.frames, width=width, height=height, noise=args.noise, blur=0.0,
-                  sharp_margin=0.0)
+                  sharp_margin=0.0, optics=args.optics)
     with tempfile.TemporaryDirectory(prefix="burst-mergebench-") as work:
         for label, moving in (("static", False), ("moving object", True)):
             options = [SynthOptions(**common, moving_object=moving, seed=args.seed + i,

@@ -58,8 +58,8 @@ def merge_mean(burst: Burst, params: MeanParams) -> Burst:
     total, weight = reference.copy(), np.ones_like(reference)
     for index in others:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
-        total += warped * _exposure_gain(reference, warped, valid) * valid
-        weight += valid
+        total += warped * _exposure_gain(reference, warped, valid) * _per_pixel(valid, total)
+        weight += _per_pixel(valid, total)
     return _result(burst, total / weight, "merge.mean", {"frames": [ref_index, *others]})
 
 
@@ -89,7 +89,7 @@ def merge_sequential(burst: Burst, params: SequentialParams) -> Burst:
         aligned = frame.replace(transform=to_frame_pixels(found.homography, frame))
         warped, valid = warp_to_reference(aligned, fused.shape, params.interpolation)
         warped = warped * _exposure_gain(fused, warped, valid)
-        step = valid / count  # where the frame does not reach, F keeps its value
+        step = _per_pixel(valid, fused) / count  # where the frame does not reach, F stays
         fused = fused * (1 - step) + warped * step
     return _result(burst, fused, "merge.sequential", {"frames": [ref_index, *others]})
 
@@ -125,8 +125,8 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
         warped *= _exposure_gain(reference, warped, valid)
         agree = _agreement(ref_frame, reference, warped, variance, params) * valid
-        total += warped * agree
-        weight += agree
+        total += warped * _per_pixel(agree, total)
+        weight += _per_pixel(agree, total)
         used[index] = round(float(agree.mean()), 4)
     return _result(burst, total / weight, "merge.robust", {"mean_weight": used})
 
@@ -140,7 +140,16 @@ def _noise_variance_map(frame: Frame, values: np.ndarray) -> np.ndarray:
         return np.maximum(scale * smooth + offset, 1e-10).astype(np.float32)
     proxy_variance = noise_variance_estimate(grey_proxy(frame))
     per_pixel = proxy_variance * 4 if frame.layout == "cfa" else proxy_variance
-    return np.full(values.shape, max(per_pixel, 1e-10), np.float32)
+    return np.full(values.shape, max(per_pixel, _quantisation_floor(frame)), np.float32)
+
+
+def _quantisation_floor(frame: Frame) -> float:
+    """The least difference two frames of a scene show: 8-bit files (JPEG above all) have had
+    their flat areas smoothed by compression, so noise measured there is too low; about two
+    code values of difference are never evidence of motion."""
+    if frame.pixels is not None and frame.pixels.dtype == np.uint8:
+        return (2.0 / 255.0) ** 2
+    return 1e-10
 
 
 def _proxy(frame: Frame, values: np.ndarray) -> np.ndarray:
@@ -149,7 +158,7 @@ def _proxy(frame: Frame, values: np.ndarray) -> np.ndarray:
 
 def _agreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, variance: np.ndarray,
                params: RobustParams) -> np.ndarray:
-    """Weight in [0, 1] per pixel: 1 where the difference is what noise explains."""
+    """Weight in [0, 1] per pixel (2-D): 1 where the difference is what noise explains."""
     diff = _proxy(frame, warped - reference)
     samples = 4 if frame.layout == "cfa" else (reference.shape[2] if reference.ndim == 3 else 1)
     proxy_variance = _proxy(frame, variance) / samples  # the proxy averages that many values
@@ -159,13 +168,93 @@ def _agreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, variance
     if frame.layout == "cfa":  # back to sensor resolution: each proxy pixel is a 2x2 cell
         weight = cv2.resize(weight, (reference.shape[1], reference.shape[0]),
                             interpolation=cv2.INTER_NEAREST)
-    elif reference.ndim == 3:
-        weight = weight[..., None]
     return weight
+
+
+def _per_pixel(weight: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A 2-D weight map shaped to multiply ``like`` (one weight for all channels)."""
+    return weight[..., None] if like.ndim == 3 else weight
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelParams:
+    sigma: float = param(0.5, "Gaussian kernel radius (sigma) in sensor pixels: larger "
+                              "denoises more and blurs more")
+    robust: bool = param(True, "fade out samples that disagree with the reference beyond "
+                               "noise (deghosting, as merge.robust)")
+    threshold: float = param(2.5, "robust: allowed difference, in multiples of the noise's")
+    window: int = param(5, "robust: neighbourhood side (luminance-proxy pixels)")
+
+
+@stage("merge.kernel", KernelParams)
+def merge_kernel(burst: Burst, params: KernelParams) -> Burst:
+    """Kernel-regression merge: all frames' samples scattered onto the reference grid.
+
+    Every sensor sample of every registered frame is placed where its transform puts it on the
+    reference grid and spread to the nearby output pixels with a Gaussian weight, per colour;
+    the output is the weighted mean, a full RGB image (demosaicked by the merge itself, layout
+    ``linear_raw`` for a RAW burst). Unlike resampling each frame first, this uses every frame's
+    sampling phase, so the aliasing of a mosaic's colour planes averages out. With ``robust``,
+    each sample is weighted by the agreement of its frame with the reference there (see
+    ``merge.robust``): moving things come from the reference alone.
+    """
+    from .kernel import Accumulator, frame_values, output_positions
+
+    ref_index, others = _registered(burst)
+    ref_frame = burst.frames[ref_index]
+    reference = normalized(ref_frame)
+    variance = _noise_variance_map(ref_frame, reference)
+    robust_params = RobustParams(threshold=params.threshold, window=params.window)
+    height, width = reference.shape[:2]
+    accumulator = Accumulator(height, width)
+    ones = np.ones((height, width), np.float32)
+    accumulator.add(ref_frame, reference, output_positions(np.eye(3), (height, width), 1.0),
+                    ones.ravel(), params.sigma)
+    weights = {}
+    for index in others:
+        frame = burst.frames[index]
+        warped, valid = warp_to_reference(frame, reference.shape, "bilinear")
+        gain = _exposure_gain(reference, warped, valid)
+        agree = (_agreement(ref_frame, reference, warped * gain, variance, robust_params)
+                 if params.robust else np.ones_like(reference))
+        positions = output_positions(frame.transform, (height, width), 1.0)
+        confidence = _sample_at(agree, positions)
+        accumulator.add(frame, frame_values(frame, gain), positions, confidence, params.sigma)
+        weights[index] = round(float(confidence.mean()), 4)
+    fallback = _fallback_rgb(ref_frame, reference)
+    merged = accumulator.result(fallback)
+    layout = "linear_raw" if ref_frame.layout == "cfa" else (ref_frame.layout or "rgb")
+    return burst.replace(image=merged, image_layout=layout).with_note(
+        "merge.kernel", {"mean_weight": weights, "sigma": params.sigma})
+
+
+def _sample_at(weight_map: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """A reference-grid map read at (rounded) sample positions; 0 outside the grid."""
+    x = np.rint(positions[0]).astype(np.int64)
+    y = np.rint(positions[1]).astype(np.int64)
+    inside = (x >= 0) & (x < weight_map.shape[1]) & (y >= 0) & (y < weight_map.shape[0])
+    values = weight_map[np.clip(y, 0, weight_map.shape[0] - 1), np.clip(x, 0, weight_map.shape[1] - 1)]
+    return np.where(inside, values, 0.0)
+
+
+def _fallback_rgb(frame: Frame, values: np.ndarray) -> np.ndarray:
+    """The reference as RGB, for output pixels no sample reached (only at the very rim)."""
+    if values.ndim == 3:
+        return values
+    if values.ndim == 2 and frame.layout != "cfa":
+        return np.repeat(values[..., None], 3, axis=2)
+    from .kernel import sample_channels
+    channels = sample_channels(frame)
+    out = np.zeros((*values.shape, 3), np.float32)
+    for c in range(3):
+        plane = np.where(channels == c, values, 0).astype(np.float32)
+        count = cv2.blur((channels == c).astype(np.float32), (3, 3))
+        out[..., c] = cv2.blur(plane, (3, 3)) / np.maximum(count, 1e-6)
+    return out
 
 
 @hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
     """The fusion stages."""
-    for spec in (merge_mean, merge_sequential, merge_robust):
+    for spec in (merge_mean, merge_sequential, merge_robust, merge_kernel):
         register(spec)
