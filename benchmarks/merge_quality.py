@@ -2,9 +2,11 @@
 
     python benchmarks/merge_quality.py --bursts 10 --frames 8 --size 640x480
 
-Two sets, each burst made by `burst synth` (real DNG files):
+Three sets, each burst made by `burst synth` (real DNG files):
   static  noise only: no shake, no moving object (the 10*log10(N) dB limit applies);
-  moving  the same plus a textured object crossing the scene.
+  moving  the same plus a textured object crossing the scene;
+  shaken  camera shake up to --shake px per frame (the truth is the unshaken view), where the
+          burst deblur should beat every average.
 For every burst: the frames are decoded, registered to the known reference (align.global) and
 merged by each fusion stage (an RGB result is sampled back to the mosaic); PSNR is measured on
 the mosaic in linear sensor units (1.0 = white)
@@ -26,14 +28,15 @@ import numpy as np
 
 from burst_align import align_global
 from burst_decode import decode
-from burst_merge import merge_kernel, merge_mean, merge_robust, merge_sequential
+from burst_merge import deblur_fourier, merge_kernel, merge_mean, merge_robust, merge_sequential
 from burst_synth.api import SynthOptions, load_truth, make_burst
 from burst_synth.render import mosaic
 from burstcli import Burst, Frame
 
 BORDER = 16
 MERGES = {"aligned mean (001 way 2)": merge_mean, "sequential (001 way 1)": merge_sequential,
-          "robust (merge.robust)": merge_robust, "kernel (merge.kernel)": merge_kernel}
+          "robust (merge.robust)": merge_robust, "kernel (merge.kernel)": merge_kernel,
+          "burst deblur (deblur.fourier)": deblur_fourier}
 
 
 def psnr(estimate: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float:
@@ -110,14 +113,18 @@ def main() -> None:
     parser.add_argument("--noise", default="recipe")
     parser.add_argument("--optics", type=float, default=0.0,
                         help="lens blur sigma in pixels (0: the recipe's pure aliasing)")
+    parser.add_argument("--shake", type=float, default=4.0,
+                        help="largest camera-shake length of the shaken set, pixels")
     parser.add_argument("--seed", type=int, default=2000)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     common = dict(frames=args.frames, width=width, height=height, noise=args.noise, blur=0.0,
                   sharp_margin=0.0, optics=args.optics)
+    sets = (("static", {"moving_object": False}), ("moving object", {"moving_object": True}),
+            ("shaken", {"moving_object": False, "blur": args.shake, "sharp_margin": 0.5}))
     with tempfile.TemporaryDirectory(prefix="burst-mergebench-") as work:
-        for label, moving in (("static", False), ("moving object", True)):
-            options = [SynthOptions(**common, moving_object=moving, seed=args.seed + i,
+        for label, extra in sets:
+            options = [SynthOptions(**{**common, **extra}, seed=args.seed + i,
                                     name=f"{label[:3]}{i:03d}") for i in range(args.bursts)]
             run_set(label, options, Path(work))
 

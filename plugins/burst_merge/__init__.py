@@ -253,8 +253,73 @@ def _fallback_rgb(frame: Frame, values: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class FourierParams:
+    power: float = param(11.0, "p of the weights |F_k|^p: 0 is the plain mean, large values "
+                               "take each frequency from the frame that kept it best")
+    smoothing: float = param(0.01, "Gaussian smoothing of the spectra's magnitudes, as a "
+                                   "fraction of the image size (steadies the weights)")
+    interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
+
+
+@stage("deblur.fourier", FourierParams)
+def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
+    """Burst deblurring without a network: Fourier burst accumulation (Delbracio & Sapiro).
+
+    Hand shake blurs each frame in a different direction, so each frequency survives best in
+    some frame. The registered frames (colour plane by colour plane for a RAW mosaic) are
+    Fourier transformed and, frequency by frequency, averaged with weights |F_k|^p /
+    sum_j |F_j|^p (magnitudes smoothed first): the sharpest frame at each frequency dominates,
+    and where all frames agree it is a plain mean, so noise still averages down.
+    """
+    ref_index, others = _registered(burst)
+    ref_frame = burst.frames[ref_index]
+    reference = normalized(ref_frame)
+    stack = [reference]
+    for index in others:
+        warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
+        gain = _exposure_gain(reference, warped, valid)
+        inside = _per_pixel(valid, reference)
+        stack.append(warped * gain * inside + reference * (1 - inside))  # uncovered: reference
+    frames = np.stack(stack)
+    if ref_frame.layout == "cfa":
+        out = np.empty_like(reference)
+        for dy in (0, 1):
+            for dx in (0, 1):
+                out[dy::2, dx::2] = _accumulate(frames[:, dy::2, dx::2], params)
+    elif reference.ndim == 3:
+        out = np.stack([_accumulate(frames[..., c], params) for c in range(reference.shape[2])], 2)
+    else:
+        out = _accumulate(frames, params)
+    return _result(burst, np.clip(out, 0.0, None), "deblur.fourier",
+                   {"frames": [ref_index, *others], "power": params.power})
+
+
+def _accumulate(planes: np.ndarray, params: FourierParams) -> np.ndarray:
+    """Fourier burst accumulation of a stack of aligned planes (k, h, w)."""
+    spectra = np.fft.rfft2(planes.astype(np.float32))
+    magnitude = np.abs(spectra)
+    height, width = planes.shape[1:]
+    sigma = params.smoothing * max(height, width)
+    smooth = np.stack([_smooth_spectrum(m, sigma) for m in magnitude])
+    # Relative to the strongest frame per frequency before the power: |F|^11 overflows.
+    relative = smooth / np.maximum(smooth.max(axis=0, keepdims=True), 1e-30)
+    weights = relative ** params.power
+    weights /= weights.sum(axis=0, keepdims=True)
+    return np.fft.irfft2((weights * spectra).sum(axis=0), s=(height, width)).astype(np.float32)
+
+
+def _smooth_spectrum(magnitude: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of an rfft2 magnitude (wrapping along the full axis)."""
+    if sigma < 0.5:
+        return magnitude
+    full = np.fft.fftshift(magnitude, axes=0)
+    blurred = cv2.GaussianBlur(full, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return np.fft.ifftshift(blurred, axes=0)
+
+
 @hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
     """The fusion stages."""
-    for spec in (merge_mean, merge_sequential, merge_robust, merge_kernel):
+    for spec in (merge_mean, merge_sequential, merge_robust, merge_kernel, deblur_fourier):
         register(spec)
