@@ -15,7 +15,7 @@ from typing import Literal
 from burstcli import Burst, ExifInfo, Frame, hookimpl, param, stage
 from burstcli.errors import BadFileError
 
-from .exif import exif_from_tags, merge, read_tags
+from .exif import merge, read_exif
 from .readers import IMAGE_EXTENSIONS, RAW_EXTENSIONS, read_file
 
 
@@ -38,8 +38,13 @@ def decode(burst: Burst, params: DecodeParams) -> Burst:
 
     A frame that cannot be read (empty, truncated, not what its extension says) is dropped
     with a one-line warning naming the file and the reason (``on_bad_frame: skip``); a frame
-    whose size or kind differs from the rest of the burst is dropped the same way. The burst
-    fails only when no frame is left. The dropped files are listed in the sidecar.
+    whose size, layout or CFA pattern differs from the majority of the burst cannot be merged
+    with it and is dropped the same way. The burst fails only when no frame is left (with the
+    first bad file's reason). ``on_bad_frame: fail`` makes any such frame fail the burst.
+
+    Writes each frame's ``pixels``, ``layout``, ``raw`` and ``exif`` (EXIF the collector already
+    read is kept; decode only fills what it lacks) and ``notes["decode"]``: the ``skipped``
+    files with their reasons, the burst's layout and shape.
     """
     decoded, skipped = [], []
     for frame in burst.frames:
@@ -50,6 +55,8 @@ def decode(burst: Burst, params: DecodeParams) -> Burst:
                 raise
             skipped.append(exc)
     kept, mismatched = _consistent(decoded)
+    if mismatched and params.on_bad_frame == "fail":
+        raise mismatched[0]
     skipped += mismatched
     if not kept:
         raise skipped[0] if skipped else BadFileError(burst.source or Path("."), "no frames")
@@ -65,7 +72,7 @@ def decode(burst: Burst, params: DecodeParams) -> Burst:
 def _decode_frame(frame: Frame) -> Frame:
     decoded = read_file(frame.path)
     return frame.replace(pixels=decoded.pixels, layout=decoded.layout, raw=decoded.raw,
-                         exif=merge(decoded.exif, frame.exif))
+                         exif=merge(frame.exif, decoded.exif))
 
 
 def _consistent(frames: list[Frame]) -> tuple[list[Frame], list[BadFileError]]:
@@ -81,12 +88,14 @@ def _consistent(frames: list[Frame]) -> tuple[list[Frame], list[BadFileError]]:
 
 
 def _kind(frame: Frame) -> tuple:
-    return (frame.pixels.shape, frame.layout, str(frame.pixels.dtype))
+    """What frames must share to be merged: size, layout, dtype and CFA pattern."""
+    pattern = frame.raw.cfa_string() if frame.raw is not None and frame.layout == "cfa" else ""
+    return (frame.pixels.shape, frame.layout, str(frame.pixels.dtype), pattern)
 
 
 def _describe(kind: tuple) -> str:
-    shape, layout, dtype = kind
-    return f"{'x'.join(map(str, shape[1::-1]))} {layout} {dtype}"
+    shape, layout, dtype, pattern = kind
+    return " ".join(filter(None, (f"{'x'.join(map(str, shape[1::-1]))}", pattern, layout, dtype)))
 
 
 @hookimpl
@@ -104,5 +113,4 @@ def burst_image_extensions() -> Iterable[str]:
 @hookimpl
 def burst_read_exif(path: Path) -> ExifInfo | None:
     """EXIF from the header (exifread), never decoding pixels; None when there is none."""
-    tags = read_tags(path)
-    return exif_from_tags(tags) if tags else None
+    return read_exif(Path(path), RAW_EXTENSIONS)

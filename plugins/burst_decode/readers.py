@@ -14,13 +14,15 @@ import tifffile
 from burstcli.errors import BadFileError
 from burstcli.model import ExifInfo, Layout, RawInfo
 
-from .exif import exif_from_tags, noise_profile, read_tags
+from .exif import exif_from_tags, noise_profile, read_tags, with_libraw_exif
+from .rawmeta import cfa_pattern, raw_info
+from .sniff import mismatch, what_is
 
 #: Extensions LibRaw reads (lower case). ".raw" is included: several makers use it.
 RAW_EXTENSIONS = frozenset(
     ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .rwl .pef .ptx .srw .kdc .dcr "
     ".k25 .dc2 .mos .mef .mrw .erf .3fr .fff .iiq .x3f .gpr .cap .bay .raw .rwz .mdc .ari .cs1 "
-    ".nksc .sti .qtk .r3d".split())
+    ".nksc .sti .qtk .r3d .arq .dcs .drf .eip .j6i .kc2 .mfw .obm .pxn .rdc".split())
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp"}) | TIFF_EXTENSIONS
 
@@ -44,73 +46,58 @@ def read_file(path: Path) -> Decoded:
     suffix = path.suffix.lower()
     if suffix in RAW_EXTENSIONS:
         return read_raw(path)
-    return read_image(path)
+    return read_image(path)  # other extensions another plugin lists: imageio may know them
 
 
 def read_raw(path: Path) -> Decoded:
     """A RAW file through LibRaw: the visible sensor data and what is needed to develop it."""
     try:
-        with rawpy.imread(str(path)) as raw:
+        with rawpy.imread(str(path)) as raw:  # closes LibRaw's buffers frame by frame
             return _decoded_raw(path, raw)
     except rawpy.LibRawFileUnsupportedError:
-        raise BadFileError(path, "not a RAW file LibRaw can read (wrong extension or "
-                                 "unsupported camera)") from None
+        raise BadFileError(path, _unsupported_reason(path)) from None
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
-        raise BadFileError(path, f"truncated or corrupt RAW data (LibRaw: {exc})") from None
+        reason = f"truncated or corrupt RAW data (LibRaw: {_libraw_text(exc)})"
+        raise BadFileError(path, reason) from None
     except rawpy.LibRawError as exc:
-        raise BadFileError(path, f"LibRaw cannot decode it: {exc}") from None
+        raise BadFileError(path, f"LibRaw cannot decode it: {_libraw_text(exc)}") from None
+
+
+def _unsupported_reason(path: Path) -> str:
+    kind = what_is(path)
+    if kind is not None and kind != "a TIFF-based file" and "RAW" not in kind:
+        return f"not a {path.suffix.lstrip('.').upper()} RAW file (it is {kind})"
+    return "not a RAW file LibRaw can read (unsupported camera or damaged header)"
+
+
+def _libraw_text(exc: Exception) -> str:
+    text = exc.args[0] if exc.args else type(exc).__name__
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
 
 
 def _decoded_raw(path: Path, raw: rawpy.RawPy) -> Decoded:
     tags = read_tags(path)
     exif = exif_from_tags(tags)
-    if exif.exposure_time is None or exif.iso is None:
-        exif = _with_libraw_exif(exif, raw)
-    if raw.raw_type == rawpy.RawType.Stack:  # LinearRaw DNG: already demosaicked
-        pixels = np.array(raw.raw_image_visible, dtype=np.uint16)[..., :3]
+    if exif.exposure_time is None or exif.iso is None or exif.capture_time is None:
+        exif = with_libraw_exif(exif, raw.other)
+    if raw.raw_type == rawpy.RawType.Stack:  # LinearRaw DNG: H x W x 4, planes past C unused
+        pixels = np.array(raw.raw_image_visible[..., :raw.num_colors], dtype=np.uint16)
         layout: Layout = "linear_raw"
-        pattern: tuple[tuple[int, ...], ...] = ((0, 1), (1, 2))
+        pattern = (tuple(range(raw.num_colors)),)  # plane c holds colour index c
     else:
         pixels = np.array(raw.raw_image_visible, dtype=np.uint16)
         layout = "cfa"
-        pattern = tuple(tuple(int(v) for v in row) for row in raw.raw_colors_visible[:2, :2])
+        pattern = cfa_pattern(raw)
     if pixels.size == 0:
         raise BadFileError(path, "RAW file holds no image data")
-    return Decoded(pixels, layout, _raw_info(raw, pattern, noise_profile(tags)), exif)
-
-
-def _raw_info(raw: rawpy.RawPy, pattern: tuple[tuple[int, ...], ...],
-              profile: tuple[tuple[float, float], ...] | None) -> RawInfo:
-    matrix = np.asarray(raw.color_matrix, dtype=np.float64)[:3, :3]
-    if np.allclose(matrix, np.eye(3)):  # LibRaw's placeholder when it knows no matrix
-        matrix = np.zeros((3, 3))
-    return RawInfo(
-        cfa_pattern=pattern,
-        color_desc=raw.color_desc.decode("ascii", "replace"),
-        black_level=tuple(float(v) for v in raw.black_level_per_channel),
-        white_level=float(raw.white_level),
-        white_balance=tuple(float(v) for v in raw.camera_whitebalance),
-        color_matrix=None if not matrix.any() else tuple(tuple(float(v) for v in row) for row in matrix),
-        noise_profile=profile,
-    )
-
-
-def _with_libraw_exif(exif: ExifInfo, raw: rawpy.RawPy) -> ExifInfo:
-    """Fill exposure, ISO and time from LibRaw for formats exifread cannot parse."""
-    other = raw.other
-    time = other.timestamp if other.timestamp and other.timestamp.year > 1970 else None
-    return dataclasses.replace(
-        exif,
-        exposure_time=exif.exposure_time or (other.shutter_speed or None),
-        iso=exif.iso or (other.iso_speed or None),
-        f_number=exif.f_number or (other.aperture or None),
-        focal_length=exif.focal_length or (other.focal_length or None),
-        capture_time=exif.capture_time or time,
-    )
+    return Decoded(pixels, layout, raw_info(raw, pattern, noise_profile(path, tags)), exif)
 
 
 def read_image(path: Path) -> Decoded:
     """A PNG/JPEG/TIFF/BMP with its values unchanged (8-bit stays 8-bit, 16-bit stays 16)."""
+    wrong_kind = mismatch(path)  # checked first: decoders would guess from the content
+    if wrong_kind:
+        raise BadFileError(path, wrong_kind)
     try:
         if path.suffix.lower() in TIFF_EXTENSIONS:
             pixels = tifffile.imread(path)
@@ -124,10 +111,13 @@ def read_image(path: Path) -> Decoded:
 
 
 def _as_layout(path: Path, pixels: np.ndarray) -> tuple[np.ndarray, Layout]:
+    # Alpha is dropped: bursts are photographs, no stage merges transparency, and every
+    # stage would otherwise need a case for a fourth channel that carries no light.
     if pixels.ndim == 2:
         return pixels, "gray"
+    if pixels.ndim == 3 and pixels.shape[2] in (1, 2):  # grey (+ alpha)
+        return np.ascontiguousarray(pixels[..., 0]), "gray"
     if pixels.ndim == 3 and pixels.shape[2] in (3, 4):
-        # Alpha is dropped: bursts are photographs, and no stage merges transparency.
         return np.ascontiguousarray(pixels[..., :3]), "rgb"
     raise BadFileError(path, f"unsupported image shape {pixels.shape} (multi-page or volume?)")
 

@@ -14,7 +14,10 @@ from burstcli import Burst, RawInfo, hookimpl, param, stage
 from burstcli.errors import StageError
 from burst_decode.arrays import cfa_site_indices, normalize_raw
 
-#: OpenCV's legacy Bayer codes are named after the second row's pattern (valid in 4.x and 5.x).
+from .vng import vng_demosaic
+
+#: OpenCV names its Bayer codes after the 2x2 block that starts at row 1, column 1, not at the
+#: origin: an RGGB sensor is OpenCV's "BG". The tests check all four with a known colour.
 BAYER_CODES = {
     "RGGB": cv2.COLOR_BayerBG2RGB, "BGGR": cv2.COLOR_BayerRG2RGB,
     "GRBG": cv2.COLOR_BayerGB2RGB, "GBRG": cv2.COLOR_BayerGR2RGB,
@@ -27,8 +30,9 @@ EDGE_AWARE = {  # the same patterns, edge-aware interpolation
 
 @dataclasses.dataclass(frozen=True)
 class DevelopParams:
-    demosaic: Literal["bilinear", "ea"] = param(
-        "ea", "Bayer interpolation: bilinear, or ea (OpenCV's edge-aware)")
+    demosaic: Literal["bilinear", "vng", "ea"] = param(
+        "ea", "Bayer interpolation: bilinear, vng (variable number of gradients, "
+              "slower), or ea (OpenCV's edge-aware)")
     output: Literal["srgb", "linear"] = param(
         "srgb", "srgb: the sRGB transfer curve for viewing; linear: scene-linear values")
     white_balance: Literal["camera", "none"] = param(
@@ -41,10 +45,17 @@ def develop(burst: Burst, params: DevelopParams) -> Burst:
 
     Works on the chain's product (the merged image, or else the reference frame). For a
     Bayer mosaic: black and white levels per CFA site, the as-shot white balance (normalised to
-    green), demosaicking (OpenCV), the camera-to-sRGB matrix when the file carries one (LibRaw's
-    ``rgb_cam``), clipping to [0, 1] and the sRGB curve. A LinearRaw DNG skips demosaicking.
-    Other patterns (X-Trans) fall back to LibRaw's own development of the reference file.
-    The result is float32 RGB in [0, 1]; PNG/JPEG/TIFF input passes through untouched.
+    green), demosaicking (OpenCV's bilinear or edge-aware, or this plugin's VNG), the
+    camera-to-sRGB matrix when the file carries one (camera-from-XYZ combined with XYZ-to-sRGB
+    D65, rows normalised so white stays white: LibRaw's ``rgb_cam``), clipping to [0, 1] and
+    the sRGB curve (or linear output). A LinearRaw DNG skips demosaicking.
+    Other patterns (X-Trans): when the product is still the reference frame as decoded,
+    LibRaw develops its file (16-bit, camera white balance, linear, then the same output
+    curve); a processed X-Trans mosaic is an error.
+
+    Writes ``image`` (float32 RGB in [0, 1]) and ``image_layout="rgb"``, and
+    ``notes["develop"]``: what was done, the pattern and the parameters. RGB and grey
+    products (PNG/JPEG/TIFF bursts) pass through untouched, value for value.
     """
     image, layout = burst.product()
     if layout not in ("cfa", "linear_raw"):
@@ -54,7 +65,9 @@ def develop(burst: Burst, params: DevelopParams) -> Burst:
         raise StageError("RAW pixels without RAW metadata: cannot develop")
     pattern = raw.cfa_string()
     if layout == "cfa" and pattern not in BAYER_CODES:
-        return _libraw_fallback(burst, pattern)
+        return _libraw_fallback(burst, pattern, params)
+    if layout == "linear_raw" and (image.ndim != 3 or image.shape[2] != 3):
+        raise StageError(f"cannot develop a {image.shape} LinearRaw image: 3 planes expected")
     linear = _camera_rgb(image, raw, layout, params)
     rgb = _to_srgb_primaries(linear, raw)
     out = _encode(np.clip(rgb, 0.0, 1.0), params.output)
@@ -85,9 +98,23 @@ def _camera_rgb(image: np.ndarray, raw: RawInfo, layout: str, params: DevelopPar
         return values * gains[:3]
     sites = cfa_site_indices(raw, image.shape)
     balanced = np.clip(values * gains[sites], 0.0, 1.0)
-    codes = EDGE_AWARE if params.demosaic == "ea" else BAYER_CODES
+    return demosaic_bayer(balanced, raw, params.demosaic)
+
+
+def demosaic_bayer(balanced: np.ndarray, raw: RawInfo, method: str) -> np.ndarray:
+    """A white-balanced [0, 1] Bayer mosaic -> float32 RGB, by ``method``."""
+    pattern = raw.cfa_string()
+    codes = EDGE_AWARE if method == "ea" else BAYER_CODES
     as16 = (balanced * 65535.0 + 0.5).astype(np.uint16)  # OpenCV demosaics 8/16-bit only
-    return cv2.cvtColor(as16, codes[raw.cfa_string()]).astype(np.float32) / 65535.0
+    rgb = cv2.cvtColor(as16, codes[pattern]).astype(np.float32) * np.float32(1 / 65535.0)
+    if method != "vng":
+        return rgb
+    channel = np.array([_CHANNEL[c] for c in raw.color_desc], dtype=np.uint8)
+    sites = channel[cfa_site_indices(raw, balanced.shape)]
+    return vng_demosaic(as16.astype(np.float32) * np.float32(1 / 65535.0), sites, rgb)
+
+
+_CHANNEL = {"R": 0, "G": 1, "B": 2}
 
 
 def _to_srgb_primaries(camera_rgb: np.ndarray, raw: RawInfo) -> np.ndarray:
@@ -113,14 +140,19 @@ def _encode(linear: np.ndarray, output: str) -> np.ndarray:
     return _srgb_table()[codes]
 
 
-def _libraw_fallback(burst: Burst, pattern: str) -> Burst:
-    """Patterns OpenCV cannot demosaic: LibRaw develops the untouched reference file."""
+def _libraw_fallback(burst: Burst, pattern: str, params: DevelopParams) -> Burst:
+    """Patterns OpenCV cannot demosaic (X-Trans, 4-colour): LibRaw develops the reference
+    file itself, which is only right while the product is that file's untouched mosaic."""
     if burst.image is not None:
-        raise StageError(f"cannot develop a processed {pattern} mosaic (only 2x2 Bayer)")
+        raise StageError(f"cannot develop a processed {len(pattern)}-site {pattern[:6]}... "
+                         "mosaic: only 2x2 Bayer patterns are demosaicked here")
     with rawpy.imread(str(burst.reference_frame.path)) as raw:
-        rgb = raw.postprocess(output_bps=16, use_camera_wb=True)
-    return burst.replace(image=rgb.astype(np.float32) / 65535.0, image_layout="rgb").with_note(
-        "develop", {"action": "LibRaw postprocess (non-Bayer pattern)", "pattern": pattern})
+        rgb = raw.postprocess(output_bps=16, use_camera_wb=params.white_balance == "camera",
+                              gamma=(1, 1), no_auto_bright=True)
+    linear = rgb.astype(np.float32) * np.float32(1 / 65535.0)
+    return burst.replace(image=_encode(linear, params.output), image_layout="rgb").with_note(
+        "develop", {"action": "LibRaw postprocess (non-Bayer pattern)", "pattern": pattern,
+                    **dataclasses.asdict(params)})
 
 
 @hookimpl
