@@ -98,10 +98,11 @@ def merge_sequential(burst: Burst, params: SequentialParams) -> Burst:
 class RobustParams:
     interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
     threshold: float = param(
-        2.5, "how many times the difference expected from noise a neighbourhood may differ "
+        1.0, "how many times the difference expected from noise a neighbourhood may differ "
              "from the reference before the frame is faded out there (lower: fewer ghosts, "
              "less denoising)")
-    window: int = param(5, "side of the neighbourhood (luminance-proxy pixels) compared")
+    window: int = param(9, "side of the neighbourhood (luminance-proxy pixels) compared: "
+                           "larger is steadier (81 samples at 9)")
 
 
 @stage("merge.robust", RobustParams)
@@ -182,8 +183,8 @@ class KernelParams:
                               "denoises more and blurs more")
     robust: bool = param(True, "fade out samples that disagree with the reference beyond "
                                "noise (deghosting, as merge.robust)")
-    threshold: float = param(2.5, "robust: allowed difference, in multiples of the noise's")
-    window: int = param(5, "robust: neighbourhood side (luminance-proxy pixels)")
+    threshold: float = param(1.0, "robust: allowed difference, in multiples of the noise's")
+    window: int = param(9, "robust: neighbourhood side (luminance-proxy pixels)")
 
 
 @stage("merge.kernel", KernelParams)

@@ -14,8 +14,9 @@ import click
 from burstcli import hookimpl
 
 from .api import SynthOptions, load_truth, make_burst
+from .dng import write_dng, write_linear_dng
 
-__all__ = ["SynthOptions", "load_truth", "make_burst"]
+__all__ = ["SynthOptions", "load_truth", "make_burst", "write_dng", "write_linear_dng"]
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -30,11 +31,14 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def _parse_noise(text: str) -> str | float:
     try:
-        return float(text)
+        shot = float(text)
     except ValueError:
         if text not in ("none", "low", "recipe", "high"):
             raise click.BadParameter("none, low, recipe, high or a shot-noise number") from None
         return text
+    if shot < 0:
+        raise click.BadParameter("the shot-noise number must be >= 0")
+    return shot
 
 
 @click.command("synth")
@@ -48,8 +52,12 @@ def _parse_noise(text: str) -> str | float:
               help="none, low, recipe (the published range), high, or a shot-noise number.")
 @click.option("--blur", default=3.0, show_default=True, type=click.FloatRange(0),
               help="Largest camera-shake length in pixels.")
+@click.option("--sharp-margin", default=1.0, show_default=True, type=click.FloatRange(0),
+              help="How much less shaken the sharpest frame is (streak pixels; see truth.json).")
+@click.option("--exposure-jitter", default=0.1, show_default=True, type=click.FloatRange(0, 0.9),
+              help="Exposure gains vary as U(1 - j, 1 + j).")
 @click.option("--motion", default=1.0, show_default=True, type=click.FloatRange(0),
-              help="Scale of the hand-held drift (1: up to 6 px).")
+              help="Scale of the hand-held drift (1: up to 6 px, the recipe's 24 px at 4x).")
 @click.option("--rotation", default=1.0, show_default=True, type=click.FloatRange(0),
               help="Largest rotation in degrees.")
 @click.option("--moving-object/--no-moving-object", default=True, show_default=True,
@@ -60,21 +68,26 @@ def _parse_noise(text: str) -> str | float:
 @click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder of clean images to use as scenes (default: a procedural scene).")
 def synth(out: Path, bursts: int, frames: int, size: str, zoom: int, noise: str, blur: float,
-          motion: float, rotation: float, moving_object: bool, optics: float, seed: int,
-          source: Path | None) -> None:
+          sharp_margin: float, exposure_jitter: float, motion: float, rotation: float,
+          moving_object: bool, optics: float, seed: int, source: Path | None) -> None:
     """Write synthetic RAW bursts (DNG) with their ground truth into OUT.
 
     Each burst goes to OUT/burst_NNN/ (seed + N): frame_*.dng, truth.json (true transforms,
-    blur, noise, the sharpest frame) and the clean image as .npy arrays.
+    blur, noise, the sharpest frame) and the clean image and moving-object mask as .npy arrays
+    (not image files, so `burst enhance OUT` sees only the frames).
     """
     width, height = _parse_size(size)
     for index in range(bursts):
         options = SynthOptions(frames=frames, width=width, height=height, zoom=zoom,
-                               noise=_parse_noise(noise), blur=blur, motion=motion,
+                               noise=_parse_noise(noise), blur=blur, sharp_margin=sharp_margin,
+                               exposure_jitter=exposure_jitter, motion=motion,
                                rotation=rotation, moving_object=moving_object, optics=optics,
                                seed=seed + index,
                                source=source, name=f"burst_{index:03d}")
-        truth = make_burst(out, options)
+        try:
+            truth = make_burst(out, options)
+        except (ValueError, FileNotFoundError) as error:  # bad options or an empty --source
+            raise click.ClickException(str(error)) from None
         click.echo(f"{out / options.name}: {frames} frames, sharpest {truth['reference']}, "
                    f"shutter {truth['shutter']}, noise shot {truth['frames'][0]['noise']['shot']:.2g}")
 

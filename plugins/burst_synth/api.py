@@ -5,16 +5,23 @@ and small rotation, no anti-alias filter, Bayer mosaic, shot/read noise) and add
 hand-held bursts have: camera-shake blur that differs per frame, exposure jitter and a moving
 object. Layout of ``OUT/<name>/``:
 
-* ``frame_000.dng`` ... : the frames, real DNG files (the only image files in the folder);
-* ``truth.json``: options, levels, ``reference`` (the sharpest frame, the geometric reference),
-  ``shutter`` and per frame its ``transform`` (3x3, frame pixel -> reference pixel, x = column),
-  ``blur``, ``exposure_gain``, ``exposure_time``, ``iso``, ``capture_time`` and ``noise``;
+* ``frame_000.dng`` ... : the frames in capture order, real DNG files (the only image files in
+  the folder, so ``burst enhance OUT`` sees only them);
+* ``truth.json``: version, seed, options, cfa, levels, zoom, frame_size [w, h], ``reference``
+  (the sharpest frame, also the geometric reference), ``shutter`` (the frame at the shutter
+  moment) and per frame its ``file``, ``transform`` (3x3, frame pixel -> reference pixel,
+  x = column, y = row, in frame pixels; the identity for the reference), ``blur``
+  (``length_px``: shake trajectory length, ``spread_px``: RMS radius of its PSF),
+  ``exposure_gain``, ``exposure_time``, ``iso``, ``capture_time`` and ``noise`` {shot, read};
 * ``truth_clean.npy``: float32 HxWx3 linear camera RGB (1.0 = white above black) of what the
-  reference frame would be without noise or blur, at its exposure;
-* ``truth_clean_hr.npy`` (zoom > 1): the same at zoom x resolution; frame pixel x is HR pixel
-  zoom * x;
+  reference frame would be without noise or shake, at its exposure, clipped as the sensor clips;
+* ``truth_clean_hr.npy`` (zoom > 1): the same at zoom x resolution; frame pixel (x, y) is HR
+  pixel (zoom * x, zoom * y) (point sampling: ``truth_clean == truth_clean_hr[::zoom, ::zoom]``);
 * ``truth_motion_mask.npy``: bool HxW, where the moving object is in any frame (reference
   geometry).
+
+The sharpest frame is known by construction: its PSF has the smallest RMS radius and every
+other frame's is at least ``sharp_margin / sqrt(12)`` px larger (see :func:`motion.shake_plan`).
 """
 
 from __future__ import annotations
@@ -30,12 +37,15 @@ import numpy as np
 
 from . import motion, render
 from .dng import write_dng
+from .moving_object import MovingObject, footprint, painted, random_object
 from .scene import procedural_scene, source_scene
 from .unprocess import CameraModel, random_camera, unprocess
 
 BLACK, WHITE = 256, 4095  # a 12-bit sensor
 BASE_EXPOSURE = 1 / 100
+FRAME_INTERVAL = 1 / 30  # seconds between frames
 START = _dt.datetime(2026, 5, 1, 12, 0, 0)
+TRUTH_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +55,10 @@ class SynthOptions:
     frames: int = 8
     width: int = 640
     height: int = 480
-    zoom: int = 1
-    noise: str | float = "recipe"
-    blur: float = 3.0  # the largest shake length
-    sharp_margin: float = 1.0  # every other frame shakes at least this much more than the sharpest
+    zoom: int = 1  # scene resolution over frame resolution
+    noise: str | float = "recipe"  # none, low, recipe, high, or the shot coefficient
+    blur: float = 3.0  # the largest shake trajectory length (before the sharpest's margin)
+    sharp_margin: float = 1.0  # other frames' PSF RMS radius >= the sharpest's + this / sqrt(12)
     motion: float = 1.0  # scale of the recipe's random translation (+-6 frame pixels at 1)
     rotation: float = 1.0  # the largest rotation, degrees
     moving_object: bool = True
@@ -59,14 +69,29 @@ class SynthOptions:
     source: Path | None = None
     name: str = "burst_000"
 
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.zoom < 1:
+            raise ValueError("frames and zoom must be at least 1")
+        if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
+            raise ValueError("width and height must be even and at least 16 (whole Bayer cells)")
+        if min(self.blur, self.sharp_margin, self.motion, self.rotation, self.optics) < 0:
+            raise ValueError("blur, sharp_margin, motion, rotation and optics must be >= 0")
+        if not 0 <= self.exposure_jitter < 1:
+            raise ValueError("exposure_jitter must be in [0, 1)")
+        if self.cfa not in render.CFA_OFFSETS:
+            raise ValueError(f"cfa must be one of {', '.join(render.CFA_OFFSETS)}")
+
 
 @dataclasses.dataclass(frozen=True)
-class MovingObject:
-    """A textured disc crossing the scene: centre per frame (scene pixels) and radius."""
+class Plan:
+    """Everything random about a burst's frames, drawn before any pixel is rendered."""
 
-    centres: np.ndarray
-    radius: float
-    texture: np.ndarray  # linear RGB, the size of the scene
+    reference: int
+    shutter: int
+    shakes: list[motion.Shake]
+    transforms: list[np.ndarray]
+    gains: np.ndarray
+    noise: tuple[float, float]
 
 
 def make_burst(out_dir: Path, options: SynthOptions) -> dict:
@@ -77,19 +102,23 @@ def make_burst(out_dir: Path, options: SynthOptions) -> dict:
     margin = _margin(options)
     camera = random_camera(rng)
     scene = _through_lens(unprocess(_scene_srgb(options, margin, rng), camera), options)
+    planes = [np.ascontiguousarray(p) for p in cv2.split(scene)]
+    del scene
     plan = _frame_plan(options, rng)
-    obj = _moving_object(options, scene, margin, rng)
-    shot, read = render.noise_levels(rng, options.noise)
-    records = [_write_frame(folder, i, scene, obj, plan, options, margin, camera, (shot, read), rng)
+    obj = (random_object(rng, options.frames, options.width, options.height, options.zoom, margin,
+                         planes)
+           if options.moving_object else None)
+    records = [_write_frame(folder, i, planes, obj, plan, options, margin, camera, rng)
                for i in range(options.frames)]
-    truth = _truth(options, plan, records, (shot, read))
-    _write_truth_arrays(folder, scene, obj, plan, options, margin)
+    truth = _truth(options, plan, records)
+    _write_truth_arrays(folder, planes, obj, plan, options, margin)
     (folder / "truth.json").write_text(json.dumps(truth, indent=2), encoding="utf-8")
     return truth
 
 
 def load_truth(burst_dir: Path) -> dict:
-    """truth.json with its arrays loaded (``clean``, ``clean_hr`` when present, ``motion_mask``)."""
+    """truth.json with its arrays loaded (``clean``, ``clean_hr`` when present, ``motion_mask``)
+    and each frame's ``transform`` as a 3x3 array."""
     folder = Path(burst_dir)
     truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
     for key, file in (("clean", "truth_clean.npy"), ("clean_hr", "truth_clean_hr.npy"),
@@ -104,8 +133,8 @@ def load_truth(burst_dir: Path) -> dict:
 def _margin(options: SynthOptions) -> int:
     """Scene pixels around the reference view, so no frame ever samples outside the scene."""
     rotation = math.radians(options.rotation) * math.hypot(options.width, options.height) / 2
-    frame_px = motion.MAX_SHIFT * options.motion + rotation + options.blur + 4
-    return int(math.ceil(frame_px * options.zoom))
+    reach = motion.MAX_SHIFT * options.motion + rotation + options.blur + options.sharp_margin
+    return int(math.ceil((reach + 3 * options.optics + 4) * options.zoom))
 
 
 def _scene_srgb(options: SynthOptions, margin: int, rng: np.random.Generator) -> np.ndarray:
@@ -124,71 +153,47 @@ def _through_lens(scene: np.ndarray, options: SynthOptions) -> np.ndarray:
     return cv2.GaussianBlur(scene, (0, 0), options.optics * options.zoom)
 
 
-def _frame_plan(options: SynthOptions, rng: np.random.Generator) -> dict:
+def _frame_plan(options: SynthOptions, rng: np.random.Generator) -> Plan:
     n = options.frames
-    lengths = motion.shake_lengths(rng, n, options.blur, options.sharp_margin)
-    reference = int(np.argmin(lengths))
+    shakes = motion.shake_plan(rng, n, options.blur, options.sharp_margin, options.zoom)
+    reference = int(np.argmin([s.spread for s in shakes]))
     transforms = [np.eye(3) if i == reference else
                   motion.random_affine(rng, options.width, options.height,
                                        shift=motion.MAX_SHIFT * options.motion,
                                        rotation_deg=options.rotation) for i in range(n)]
-    return {
-        "reference": reference,
-        "shutter": int(rng.integers(0, n)),
-        "lengths": lengths,
-        "kernels": [motion.shake_kernel(rng, float(length) * options.zoom) for length in lengths],
-        "transforms": transforms,
-        "gains": 1.0 + rng.uniform(-options.exposure_jitter, options.exposure_jitter, n),
-    }
+    return Plan(reference=reference, shutter=int(rng.integers(0, n)), shakes=shakes,
+                transforms=transforms,
+                gains=1.0 + rng.uniform(-options.exposure_jitter, options.exposure_jitter, n),
+                noise=render.noise_levels(rng, options.noise))
 
 
-def _moving_object(options: SynthOptions, scene: np.ndarray, margin: int,
-                   rng: np.random.Generator) -> MovingObject | None:
-    if not options.moving_object:
-        return None
-    zoom = options.zoom
-    radius = 0.08 * min(options.width, options.height) * zoom
-    start = np.array([rng.uniform(0.3, 0.7) * options.width, rng.uniform(0.3, 0.7) * options.height])
-    angle = rng.uniform(0, 2 * math.pi)
-    speed = 0.02 * options.width  # frame pixels per frame: far more than the noise can hide
-    steps = np.arange(options.frames) - (options.frames - 1) / 2
-    centres = (start + np.outer(steps, [math.cos(angle) * speed, math.sin(angle) * speed])) * zoom
-    stripes = 0.5 + 0.45 * np.sin(np.arange(scene.shape[1]) * (2 * math.pi / (6 * zoom)))
-    colour = rng.uniform(0.1, 0.9, 3).astype(np.float32)
-    texture = np.broadcast_to(stripes[None, :, None] * colour, scene.shape).astype(np.float32)
-    return MovingObject(centres + margin, radius, texture)
-
-
-def _disc_alpha(shape: tuple[int, int], centre: np.ndarray, radius: float) -> np.ndarray:
-    """An anti-aliased disc mask (1 inside), float32."""
-    mask = np.zeros(shape, np.uint8)
-    cv2.circle(mask, (int(round(centre[0] * 16)), int(round(centre[1] * 16))),
-               int(round(radius * 16)), 255, -1, cv2.LINE_AA, shift=4)
-    return mask.astype(np.float32) / 255.0
-
-
-def _scene_at(scene: np.ndarray, obj: MovingObject | None, index: int) -> np.ndarray:
-    if obj is None:
-        return scene
-    alpha = _disc_alpha(scene.shape[:2], obj.centres[index], obj.radius)[..., None]
-    return scene * (1 - alpha) + obj.texture * alpha
-
-
-def _write_frame(folder: Path, index: int, scene: np.ndarray, obj: MovingObject | None,
-                 plan: dict, options: SynthOptions, margin: int, camera: CameraModel,
-                 noise: tuple[float, float], rng: np.random.Generator) -> dict:
-    blurred = motion.blur(_scene_at(scene, obj, index), plan["kernels"][index])
-    rgb = render.sample_frame(blurred, plan["transforms"][index], zoom=options.zoom, margin=margin,
-                              width=options.width, height=options.height)
-    raw = render.add_noise(render.mosaic(rgb * plan["gains"][index], options.cfa), *noise, rng)
-    exif = {"capture_time": START + _dt.timedelta(minutes=options.seed, seconds=index / 30),
-            "exposure_time": BASE_EXPOSURE * plan["gains"][index], "iso": _iso(noise[0])}
+def _write_frame(folder: Path, index: int, planes: list[np.ndarray], obj: MovingObject | None,
+                 plan: Plan, options: SynthOptions, margin: int, camera: CameraModel,
+                 rng: np.random.Generator) -> dict:
+    kernel = plan.shakes[index].kernel
+    with painted(planes, obj, index):  # sample inside: an unshaken frame's "blur" is the scene
+        blurred = [motion.blur(plane, kernel) for plane in planes]
+        clean = render.sample_mosaic(blurred, plan.transforms[index], zoom=options.zoom,
+                                     margin=margin, width=options.width, height=options.height,
+                                     cfa=options.cfa)
+    del blurred
+    clean *= np.float32(plan.gains[index])
+    raw = render.quantise(render.add_noise(clean, *plan.noise, rng), BLACK, WHITE)
+    exif = {"capture_time": _capture_time(options.seed, index),
+            "exposure_time": BASE_EXPOSURE * float(plan.gains[index]), "iso": _iso(plan.noise[0])}
     path = folder / f"frame_{index:03d}.dng"
-    write_dng(path, render.quantise(raw, BLACK, WHITE), cfa=options.cfa, black_level=BLACK,
-              white_level=WHITE, as_shot_neutral=camera.as_shot_neutral,
-              color_matrix=camera.xyz_to_cam, noise_profile=noise, exif=exif)
+    write_dng(path, raw, cfa=options.cfa, black_level=BLACK, white_level=WHITE,
+              as_shot_neutral=camera.as_shot_neutral, color_matrix=camera.xyz_to_cam,
+              noise_profile=plan.noise, exif=exif)
     return {"file": path.name, "capture_time": exif["capture_time"].isoformat(timespec="milliseconds"),
             "exposure_time": exif["exposure_time"], "iso": exif["iso"]}
+
+
+def _capture_time(seed: int, index: int) -> _dt.datetime:
+    """Bursts of different seeds a minute apart; frames 1/30 s apart, whole milliseconds (the
+    precision of SubSecTimeOriginal as written)."""
+    milliseconds = round(index * FRAME_INTERVAL * 1000)
+    return START + _dt.timedelta(minutes=seed, milliseconds=milliseconds)
 
 
 def _iso(shot: float) -> int:
@@ -196,33 +201,31 @@ def _iso(shot: float) -> int:
     return int(round(100 * max(shot, 1e-4) / 1e-4))
 
 
-def _truth(options: SynthOptions, plan: dict, records: list[dict],
-           noise: tuple[float, float]) -> dict:
+def _truth(options: SynthOptions, plan: Plan, records: list[dict]) -> dict:
     frames = []
     for i, record in enumerate(records):
-        frames.append({**record, "transform": plan["transforms"][i].tolist(),
-                       "blur": {"length_px": float(plan["lengths"][i]),
-                                "spread_px": motion.kernel_spread(plan["kernels"][i]) / options.zoom},
-                       "exposure_gain": float(plan["gains"][i]),
-                       "noise": {"shot": noise[0], "read": noise[1]}})
+        shake = plan.shakes[i]
+        frames.append({**record, "transform": plan.transforms[i].tolist(),
+                       "blur": {"length_px": shake.length, "spread_px": shake.spread},
+                       "exposure_gain": float(plan.gains[i]),
+                       "noise": {"shot": plan.noise[0], "read": plan.noise[1]}})
     opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(options).items()}
-    return {"version": 1, "seed": options.seed, "options": opts, "cfa": options.cfa,
+    return {"version": TRUTH_VERSION, "seed": options.seed, "options": opts, "cfa": options.cfa,
             "black_level": BLACK, "white_level": WHITE, "zoom": options.zoom,
-            "frame_size": [options.width, options.height], "reference": plan["reference"],
-            "shutter": plan["shutter"], "frames": frames}
+            "frame_size": [options.width, options.height], "reference": plan.reference,
+            "shutter": plan.shutter, "frames": frames}
 
 
-def _write_truth_arrays(folder: Path, scene: np.ndarray, obj: MovingObject | None, plan: dict,
-                        options: SynthOptions, margin: int) -> None:
-    ref = plan["reference"]
-    seen = _scene_at(scene, obj, ref) * plan["gains"][ref]
+def _write_truth_arrays(folder: Path, planes: list[np.ndarray], obj: MovingObject | None,
+                        plan: Plan, options: SynthOptions, margin: int) -> None:
+    ref = plan.reference
     zoom, w, h = options.zoom, options.width, options.height
-    hr = np.ascontiguousarray(seen[margin:margin + h * zoom, margin:margin + w * zoom], np.float32)
+    with painted(planes, obj, ref):
+        hr = np.dstack([p[margin:margin + h * zoom, margin:margin + w * zoom] for p in planes])
+    hr *= np.float32(plan.gains[ref])
+    np.clip(hr, 0.0, 1.0, out=hr)  # the sensor clips at white
     np.save(folder / "truth_clean.npy", np.ascontiguousarray(hr[::zoom, ::zoom]))
     if zoom > 1:
         np.save(folder / "truth_clean_hr.npy", hr)
-    mask = np.zeros((h, w), bool)
-    if obj is not None:
-        for centre in obj.centres:
-            mask |= _disc_alpha((h, w), (centre - margin) / zoom, obj.radius / zoom + 1) > 0
-    np.save(folder / "truth_motion_mask.npy", mask)
+    grow = 1.0 + max(s.length for s in plan.shakes) / 2  # a blurred edge reaches half a streak
+    np.save(folder / "truth_motion_mask.npy", footprint(obj, w, h, zoom, margin, grow))

@@ -1,8 +1,10 @@
-"""Write CFA (Bayer) DNG files with tifffile that rawpy/LibRaw decode back exactly.
+"""Write DNG files with tifffile that rawpy/LibRaw decode back exactly: Bayer (CFA) mosaics
+and LinearRaw (three samples per pixel).
 
 No camera is needed: tests, the demo and the synthetic bursts are real DNG files going through
-the same RAW path as a camera's. EXIF fields sit in IFD0 (tifffile cannot write an Exif
-sub-IFD); LibRaw and exifread both read them there.
+the same RAW path as a camera's. The EXIF fields are written twice: in IFD0 (where exifread
+reports them as "Image X") and in a real Exif sub-IFD ("EXIF X"; LibRaw reads the ISO only
+there). DateTime (306) in IFD0 gives LibRaw its timestamp.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from . import exififd
+
 CFA_COLOURS = {"R": 0, "G": 1, "B": 2}
 # TIFF/DNG tag numbers (DNG specification 1.4).
 MAKE, MODEL = 271, 272
@@ -22,6 +26,8 @@ CFA_REPEAT, CFA_PATTERN, CFA_PLANE_COLOR, CFA_LAYOUT = 33421, 33422, 50710, 5071
 BLACK_LEVEL, WHITE_LEVEL, COLOR_MATRIX1, ILLUMINANT1 = 50714, 50717, 50721, 50778
 AS_SHOT_NEUTRAL, NOISE_PROFILE = 50728, 51041
 EXPOSURE_TIME, ISO, DATETIME_ORIGINAL, SUBSEC_ORIGINAL = 33434, 34855, 36867, 37521
+EXIF_VERSION = 36864
+CFA, LINEAR_RAW = 32803, 34892  # PhotometricInterpretation
 D65 = 21
 
 #: sRGB's D65 XYZ -> linear sRGB inverse, i.e. a camera whose "raw" is linear sRGB.
@@ -40,17 +46,80 @@ def _rational(value: float) -> tuple[int, int]:
     return fraction.numerator, fraction.denominator
 
 
-def _exif_tags(exif: dict) -> list[tuple]:
-    tags: list[tuple] = []
+def _exif_fields(exif: dict) -> dict[str, object]:
+    """The EXIF values to write, as text / numbers, from the caller's ``exif`` dict."""
+    fields: dict[str, object] = {}
     time = exif.get("capture_time")
     if isinstance(time, _dt.datetime):
-        tags.append((DATETIME_ORIGINAL, "s", 0, time.strftime("%Y:%m:%d %H:%M:%S"), True))
-        tags.append((SUBSEC_ORIGINAL, "s", 0, f"{time.microsecond // 1000:03d}", True))
+        fields["datetime"] = time.strftime("%Y:%m:%d %H:%M:%S")
+        fields["subsec"] = f"{time.microsecond // 1000:03d}"
     if exif.get("exposure_time"):
-        tags.append((EXPOSURE_TIME, "2I", 1, _rational(exif["exposure_time"]), True))
+        fields["exposure"] = _rational(float(exif["exposure_time"]))
     if exif.get("iso"):
-        tags.append((ISO, "H", 1, int(round(exif["iso"])), True))
+        fields["iso"] = min(int(round(exif["iso"])), 65535)
+    return fields
+
+
+def _ifd0_exif_tags(fields: dict[str, object]) -> list[tuple]:
+    """EXIF tags in IFD0 as tifffile extratags (exifread names them "Image X")."""
+    tags: list[tuple] = []
+    if "datetime" in fields:
+        tags.append((DATETIME_ORIGINAL, "s", 0, fields["datetime"], True))
+        tags.append((SUBSEC_ORIGINAL, "s", 0, fields["subsec"], True))
+    if "exposure" in fields:
+        tags.append((EXPOSURE_TIME, "2I", 1, fields["exposure"], True))
+    if "iso" in fields:
+        tags.append((ISO, "H", 1, fields["iso"], True))
     return tags
+
+
+def _exif_ifd_entries(fields: dict[str, object]) -> list[exififd.Entry]:
+    """The same fields for the Exif sub-IFD."""
+    entries = [exififd.undefined_entry(EXIF_VERSION, b"0231")]
+    if "datetime" in fields:
+        entries.append(exififd.ascii_entry(DATETIME_ORIGINAL, str(fields["datetime"])))
+        entries.append(exififd.ascii_entry(SUBSEC_ORIGINAL, str(fields["subsec"])))
+    if "exposure" in fields:
+        entries.append(exififd.rational_entry(EXPOSURE_TIME, *fields["exposure"]))  # type: ignore[misc]
+    if "iso" in fields:
+        entries.append(exififd.short_entry(ISO, int(fields["iso"])))  # type: ignore[arg-type]
+    return entries
+
+
+def _colour_tags(samples: int, black_level: int, white_level: int,
+                 as_shot_neutral: tuple[float, float, float], color_matrix: np.ndarray | None,
+                 noise_profile: tuple[float, float] | None) -> list[tuple]:
+    """Levels, colour and noise tags shared by CFA and LinearRaw DNGs."""
+    matrix = XYZ_TO_SRGB if color_matrix is None else np.asarray(color_matrix, dtype=np.float64)
+    if matrix.shape != (3, 3):
+        raise ValueError("color_matrix must be 3x3 (XYZ -> camera)")
+    tags = [
+        (BLACK_LEVEL, "I", samples, (int(black_level),) * samples, True),
+        (WHITE_LEVEL, "I", samples, (int(white_level),) * samples, True),
+        (COLOR_MATRIX1, "2i", 9, _srational(matrix), True),
+        (ILLUMINANT1, "H", 1, D65, True),
+        (AS_SHOT_NEUTRAL, "2I", 3, _srational(np.asarray(as_shot_neutral), 1_000_000), True),
+    ]
+    if noise_profile is not None:
+        tags.append((NOISE_PROFILE, "d", 2, tuple(float(v) for v in noise_profile), True))
+    return tags
+
+
+def _write(path: Path, pixels: np.ndarray, photometric: int, tags: list[tuple], exif: dict | None,
+           make: str, model: str) -> None:
+    """imwrite with the identity, EXIF and DNG-version tags, then the Exif sub-IFD."""
+    fields = _exif_fields(exif or {})
+    identity = [
+        (MAKE, "s", 0, make, True),
+        (MODEL, "s", 0, model, True),
+        (DNG_VERSION, "B", 4, (1, 4, 0, 0), True),
+        (UNIQUE_MODEL, "s", 0, f"{make} {model}", True),
+        (exififd.PLACEHOLDER, "I", 1, 0, True),  # becomes the ExifIFD pointer
+    ]
+    tifffile.imwrite(path, pixels, photometric=photometric, software="burst synth", metadata=None,
+                     byteorder="<", bigtiff=False, datetime=fields.get("datetime"),
+                     extratags=identity + tags + _ifd0_exif_tags(fields))
+    exififd.append_exif_ifd(path, _exif_ifd_entries(fields))
 
 
 def write_dng(path: Path, mosaic: np.ndarray, *, cfa: str = "RGGB", black_level: int = 0,
@@ -61,30 +130,36 @@ def write_dng(path: Path, mosaic: np.ndarray, *, cfa: str = "RGGB", black_level:
 
     ``cfa`` is the 2x2 pattern as letters (RGGB, BGGR, GRBG, GBRG); ``color_matrix`` is DNG's
     ColorMatrix1 (XYZ -> camera, D65), by default that of a camera whose raw space is linear
-    sRGB; ``noise_profile`` is (S, O): variance = S * x + O for x in [0, 1] above black;
-    ``exif`` may hold ``capture_time`` (datetime), ``exposure_time`` (s) and ``iso``.
+    sRGB; ``as_shot_neutral`` is the camera's response to white (LibRaw's
+    ``camera_whitebalance`` is its inverse, green = 1); ``noise_profile`` is (S, O): variance =
+    S * x + O for x in [0, 1] above black; ``exif`` may hold ``capture_time`` (datetime),
+    ``exposure_time`` (s) and ``iso``.
     """
     if mosaic.ndim != 2 or mosaic.dtype != np.uint16:
         raise ValueError("write_dng takes a 2-D uint16 mosaic")
+    if sorted(cfa.upper()) != ["B", "G", "G", "R"]:
+        raise ValueError(f"cfa must be a 2x2 Bayer pattern such as RGGB, not {cfa!r}")
     pattern = bytes(CFA_COLOURS[c] for c in cfa.upper())
-    matrix = XYZ_TO_SRGB if color_matrix is None else np.asarray(color_matrix, dtype=np.float64)
-    tags = [
-        (MAKE, "s", 0, make, True),
-        (MODEL, "s", 0, model, True),
-        (DNG_VERSION, "B", 4, (1, 4, 0, 0), True),
-        (UNIQUE_MODEL, "s", 0, f"{make} {model}", True),
+    cfa_tags = [
         (CFA_REPEAT, "H", 2, (2, 2), True),
         (CFA_PATTERN, "B", 4, pattern, True),
         (CFA_PLANE_COLOR, "B", 3, (0, 1, 2), True),
         (CFA_LAYOUT, "H", 1, 1, True),
-        (BLACK_LEVEL, "I", 1, int(black_level), True),
-        (WHITE_LEVEL, "I", 1, int(white_level), True),
-        (COLOR_MATRIX1, "2i", 9, _srational(matrix), True),
-        (ILLUMINANT1, "H", 1, D65, True),
-        (AS_SHOT_NEUTRAL, "2I", 3, _srational(np.asarray(as_shot_neutral), 1_000_000), True),
-        *_exif_tags(exif or {}),
     ]
-    if noise_profile is not None:
-        tags.append((NOISE_PROFILE, "d", 2, tuple(float(v) for v in noise_profile), True))
-    tifffile.imwrite(path, mosaic, photometric=32803, software="burst synth", metadata=None,
-                     extratags=tags)
+    tags = cfa_tags + _colour_tags(1, black_level, white_level, as_shot_neutral, color_matrix,
+                                   noise_profile)
+    _write(path, mosaic, CFA, tags, exif, make, model)
+
+
+def write_linear_dng(path: Path, rgb: np.ndarray, *, black_level: int = 0, white_level: int = 65535,
+                     as_shot_neutral: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                     color_matrix: np.ndarray | None = None,
+                     noise_profile: tuple[float, float] | None = None, exif: dict | None = None,
+                     make: str = "burst", model: str = "synthetic") -> None:
+    """Write an HxWx3 uint16 camera-RGB image as a LinearRaw DNG (photometric 34892), the shape
+    Adobe's linear DNGs and merging tools write; rawpy reads it as ``raw_type`` Stack. The
+    other arguments are those of :func:`write_dng`."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint16:
+        raise ValueError("write_linear_dng takes an HxWx3 uint16 image")
+    tags = _colour_tags(3, black_level, white_level, as_shot_neutral, color_matrix, noise_profile)
+    _write(path, rgb, LINEAR_RAW, tags, exif, make, model)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 
 from .dng import XYZ_TO_SRGB
@@ -46,23 +47,29 @@ def random_camera(rng: np.random.Generator) -> CameraModel:
 
 
 def inverse_tone_curve(srgb: np.ndarray) -> np.ndarray:
-    """Invert the smoothstep tone curve: x = 0.5 - sin(asin(1 - 2y) / 3)."""
-    y = np.clip(srgb, 0.0, 1.0)
-    return 0.5 - np.sin(np.arcsin(1.0 - 2.0 * y) / 3.0)
+    """Invert the smoothstep tone curve: x = 0.5 - sin(asin(1 - 2y) / 3) (float32)."""
+    y = np.clip(srgb, 0.0, 1.0).astype(np.float32, copy=False)
+    y *= np.float32(-2.0)
+    y += np.float32(1.0)
+    np.arcsin(y, out=y)
+    y *= np.float32(1.0 / 3.0)
+    np.sin(y, out=y)
+    return np.float32(0.5) - y
 
 
 def unprocess(srgb: np.ndarray, camera: CameraModel) -> np.ndarray:
     """float32 HxWx3 sRGB in [0, 1] -> linear camera RGB in [0, 1] (before the mosaic)."""
-    linear = np.power(np.maximum(inverse_tone_curve(srgb), 1e-8), 2.2)
-    cam = linear @ camera.rgb_to_cam.T.astype(np.float32)
+    linear = cv2.pow(np.maximum(inverse_tone_curve(srgb), np.float32(1e-8)), 2.2)
+    cam = cv2.transform(linear, camera.rgb_to_cam.astype(np.float32))
     gains = np.array([camera.red_gain, 1.0, camera.blue_gain]) * camera.brightness
-    return np.clip(cam * _safe_inverse_gains(cam, gains), 0.0, 1.0).astype(np.float32)
+    cam *= _safe_inverse_gains(cam, gains)
+    return np.clip(cam, 0.0, 1.0, out=cam)
 
 
 def _safe_inverse_gains(image: np.ndarray, gains: np.ndarray) -> np.ndarray:
     """1/gains, faded towards 1 in highlights so that bright colours do not clip to grey."""
-    grey = image.mean(axis=-1, keepdims=True)
-    inflection = 0.9
-    mask = (np.maximum(grey - inflection, 0.0) / (1.0 - inflection)) ** 2
+    grey = cv2.transform(image, np.full((1, 3), 1 / 3, np.float32))[..., None]
+    inflection = np.float32(0.9)
+    mask = np.square(np.maximum(grey - inflection, np.float32(0.0)) / (1 - inflection))
     inverse = (1.0 / gains).astype(np.float32)
     return np.maximum(mask + (1.0 - mask) * inverse, inverse)
