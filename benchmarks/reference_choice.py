@@ -3,19 +3,25 @@
     python benchmarks/reference_choice.py --bursts 200 --frames 8 --size 640x480 --noise recipe
 
 Each burst comes from `burst synth` (real DNG files: noise from the published range, camera
-shake of up to --blur px per frame, the sharpest frame --margin px less shaken than any other,
-exposure jitter, a moving object). Every scorer runs through the same decode and select stages
-as `burst enhance`; peers in the same run: each scorer without its noise correction, and the
-chance of a random pick. Also prints the scoring time per frame beside the decode time.
+shake trajectories of up to --blur px per frame, every other frame's PSF at least
+--margin / sqrt(12) px RMS wider than the sharpest's (what a straight streak --margin px long
+adds), exposure jitter, a moving object). Every scorer runs through the same decode and select
+stages as `burst enhance`; peers in the same run: each scorer with its noise measured from the pixels
+instead of read from the DNG noise profile, each without noise correction, and a random pick
+(seeded; chance is 1 / frames). Also prints the scoring time per frame beside the decode time of
+the same frames.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from burst_blur import frequency, laplacian, tenengrad
 from burst_decode import decode
@@ -24,6 +30,7 @@ from burst_synth.api import SynthOptions, make_burst
 from burstcli import Burst, Frame
 
 SCORERS = {"frequency": frequency, "laplacian": laplacian, "tenengrad": tenengrad}
+NOISE_MODES = {"auto": "noise from profile", "estimate": "noise estimated", "none": "noise ignored"}
 
 
 def choose(burst: Burst, scorer, noise: str) -> tuple[int, float]:
@@ -37,9 +44,10 @@ def choose(burst: Burst, scorer, noise: str) -> tuple[int, float]:
 
 def run(args: argparse.Namespace) -> None:
     width, height = (int(v) for v in args.size.split("x"))
-    hits: dict[str, int] = {}
+    hits: dict[str, int] = {"random pick": 0}
     seconds: dict[str, float] = {}
     decode_seconds = 0.0
+    rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="burst-refbench-") as work:
         for index in range(args.bursts):
             options = SynthOptions(frames=args.frames, width=width, height=height,
@@ -50,9 +58,10 @@ def run(args: argparse.Namespace) -> None:
             start = time.perf_counter()
             burst = decode(Burst(options.name, tuple(Frame(f) for f in files)), decode.params_type())
             decode_seconds += time.perf_counter() - start
+            hits["random pick"] += int(rng.integers(len(burst.frames))) == truth["reference"]
             for name, scorer in SCORERS.items():
-                for noise in ("auto", "none"):
-                    key = f"{name} (noise {'corrected' if noise == 'auto' else 'ignored'})"
+                for noise, label in NOISE_MODES.items():
+                    key = f"{name} ({label})"
                     picked, spent = choose(burst, scorer, noise)
                     hits[key] = hits.get(key, 0) + (picked == truth["reference"])
                     seconds[key] = seconds.get(key, 0.0) + spent
@@ -62,13 +71,16 @@ def run(args: argparse.Namespace) -> None:
 def report(args: argparse.Namespace, hits: dict[str, int], seconds: dict[str, float],
            decode_seconds: float) -> None:
     frames = args.bursts * args.frames
+    print("python " + " ".join(sys.argv))
     print(f"{args.bursts} bursts x {args.frames} frames of {args.size}, noise {args.noise}, "
-          f"shake up to {args.blur} px, sharpest {args.margin} px less shaken, seed {args.seed}")
-    print(f"{'scorer':<34} {'right':>7} {'ms/frame':>9}")
+          f"shake up to {args.blur} px, others' PSF >= {args.margin / 12 ** 0.5:.2f} px RMS "
+          f"wider than the sharpest's (--margin {args.margin}), seed {args.seed}")
+    print(f"{'scorer':<38} {'right':>7} {'ms/frame':>9}")
     for key in sorted(hits, key=lambda k: -hits[k]):
-        print(f"{key:<34} {100 * hits[key] / args.bursts:>6.1f}% {1000 * seconds[key] / frames:>9.2f}")
-    print(f"{'random pick (chance)':<34} {100 / args.frames:>6.1f}%")
-    print(f"{'decode (rawpy, for scale)':<34} {'':>7} {1000 * decode_seconds / frames:>9.2f}")
+        timing = f"{1000 * seconds[key] / frames:>9.2f}" if key in seconds else ""
+        print(f"{key:<38} {100 * hits[key] / args.bursts:>6.1f}% {timing}")
+    print(f"{'(chance: 1 / frames)':<38} {100 / args.frames:>6.1f}%")
+    print(f"{'decode stage (same frames, for scale)':<38} {'':>7} {1000 * decode_seconds / frames:>9.2f}")
 
 
 def main() -> None:

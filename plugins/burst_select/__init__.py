@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 from burstcli import Burst, hookimpl, param, stage
-from burstcli.errors import StageError
+from burstcli.errors import ConfigError, StageError
 
 SCORE_PREFERENCE = ("frequency", "laplacian", "tenengrad")
 
@@ -28,6 +28,14 @@ class SelectParams:
                                      "below this (0 keeps all)")
     max_frames: int = param(0, "keep at most this many frames, the sharpest first (0: all)")
 
+    def __post_init__(self) -> None:
+        for key in ("threshold", "min_relative"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"must be in [0, 1], got {getattr(self, key)}",
+                                  key=f"select.{key}")
+        if self.max_frames < 0:
+            raise ConfigError(f"must be >= 0, got {self.max_frames}", key="select.max_frames")
+
 
 @stage("select", SelectParams)
 def select(burst: Burst, params: SelectParams) -> Burst:
@@ -39,18 +47,29 @@ def select(burst: Burst, params: SelectParams) -> Burst:
     sharpest frame is at least ``threshold`` is the reference, so the chosen moment stays close
     to the one the photographer pressed for; if none is, the sharpest frame.
 
-    Relative sharpness is score / highest score in the burst (every scoring stage gives a
-    positive, exposure-invariant score, so ratios compare like with like). Frames below
+    Relative sharpness is score / highest score in the burst: every first-party score is a
+    positive, exposure-invariant detail amplitude (RMS Laplacian or Sobel response per unit
+    brightness; high- over low-band Fourier amplitude), so 0.9 means "90 % of the sharpest
+    frame's fine detail". A score with zero or negative values (a third party's) is mapped to
+    (score - lowest) / (highest - lowest) instead, and the note says so. Frames below
     ``min_relative`` of the reference, and beyond the ``max_frames`` sharpest, are left out of
     ``selected``; the reference always stays. The exposure policy of 001 claims 5-7 (prefer a
     long-exposure capture when the deblurred reference is still blurry) needs the deblur stage
     and is not part of this stage.
+
+    Writes ``reference``, ``selected`` (indices in capture order, the reference included) and
+    ``notes["select"]``: method, score, relative sharpness per frame, its mapping, the dropped
+    frames and, for the walk, the shutter frame, threshold and visiting order.
     """
     name = _score_name(burst, params.score)
     scores = np.array([frame.scores[name] for frame in burst.frames], dtype=np.float64)
-    relative = scores / max(scores.max(), 1e-300)
+    if not np.all(np.isfinite(scores)):
+        raise StageError(f"select: score {name!r} is not finite for every frame: "
+                         f"{scores.tolist()}")
+    relative, mapping = relative_sharpness(scores)
+    start = shutter_index(params.shutter, len(scores))
     if params.method == "walk":
-        reference = walk(relative, shutter_index(params.shutter, len(scores)), params.threshold)
+        reference = walk(relative, start, params.threshold)
     else:
         reference = int(np.argmax(scores))
     keep = choose_frames(relative, reference, params.min_relative, params.max_frames)
@@ -58,7 +77,18 @@ def select(burst: Burst, params: SelectParams) -> Burst:
     return burst.replace(reference=reference, selected=tuple(keep)).with_note(
         "select", {"method": params.method, "score": name, "reference": reference,
                    "relative_sharpness": [round(float(r), 4) for r in relative],
-                   "dropped": dropped})
+                   "mapping": mapping, "dropped": dropped,
+                   **({"shutter": start, "threshold": params.threshold,
+                       "walk_order": walk_order(start, len(scores))}
+                      if params.method == "walk" else {})})
+
+
+def relative_sharpness(scores: np.ndarray) -> tuple[np.ndarray, str]:
+    """Each score relative to the best (1.0), and how: ``ratio`` or ``min-max`` (see select)."""
+    if scores.min() > 0:
+        return scores / scores.max(), "ratio"
+    spread = scores.max() - scores.min()
+    return (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores), "min-max"
 
 
 def _score_name(burst: Burst, wanted: str) -> str:
