@@ -93,7 +93,7 @@ def run_set(label: str, options: list[SynthOptions], work: Path) -> None:
     base = mean["reference frame alone static"]
     print(f"\n== {label}: {len(rows)} bursts x {options[0].frames} frames "
           f"{options[0].width}x{options[0].height}, noise {options[0].noise}, "
-          f"optics {options[0].optics} ==")
+          f"optics {options[0].optics}, scenes {options[0].source or 'procedural'} ==")
     print(f"registration RMS error {mean['registration rms px']:.3f} px "
           f"(align {mean['align s']:.2f} s/burst)")
     print(f"{'method':<28} {'static dB':>10} {'gain':>7} {'moving dB':>10} {'s/burst':>8}")
@@ -171,13 +171,15 @@ def main() -> None:
                         help="lens blur sigma in pixels (0: the recipe's pure aliasing)")
     parser.add_argument("--shake", type=float, default=4.0,
                         help="largest camera-shake length of the shaken set, pixels")
+    parser.add_argument("--source", type=Path,
+                        help="a folder of photographs to use as scenes (default: procedural)")
     parser.add_argument("--real", action="store_true",
                         help="also the real Bayer mosaics of ../shared/data as shifted bursts")
     parser.add_argument("--seed", type=int, default=2000)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     common = dict(frames=args.frames, width=width, height=height, noise=args.noise, blur=0.0,
-                  sharp_margin=0.0, optics=args.optics)
+                  sharp_margin=0.0, optics=args.optics, source=args.source)
     sets = (("static", {"moving_object": False}), ("moving object", {"moving_object": True}),
             ("shaken", {"moving_object": False, "blur": args.shake, "sharp_margin": 0.5}))
     with tempfile.TemporaryDirectory(prefix="burst-mergebench-") as work:
