@@ -37,7 +37,9 @@ def align_global(burst: Burst, params: AlignParams) -> Burst:
     an RGB frame's channel mean): SIFT features on a copy at most 1024 px wide, matched with
     Lowe's ratio test, give a MAGSAC homography for the gross motion; ECC maximisation then
     refines it coarse to fine over a pyramid (1/4, 1/2, 1), which is what makes it sub-pixel
-    and insensitive to exposure differences. Each frame gets ``transform`` (3x3, frame pixel
+    and insensitive to exposure differences. Where blobs still disagree with the reference
+    afterwards (a person, a car), ECC runs once more with them masked out, so that what moves
+    does not pull the fit of the scene. Each frame gets ``transform`` (3x3, frame pixel
     -> reference pixel, x = column; identity for the reference) and the sidecar gets the
     correlation per frame. Frames below ``min_correlation`` leave the selection.
     """

@@ -92,6 +92,54 @@ def ecc_refine(reference: np.ndarray, moving: np.ndarray, initial: np.ndarray, *
     return np.linalg.inv(warp), float(correlation)
 
 
+MOVING_FRACTION = 0.003  # a disagreeing blob must cover this share of the frame to be masked
+
+
+def moving_mask(reference: np.ndarray, moving: np.ndarray, homography: np.ndarray) -> np.ndarray | None:
+    """uint8 mask in the moving image's pixels: 0 over blobs that still disagree with the
+    reference once registered (something moved), 255 elsewhere; None when nothing moved."""
+    size = (reference.shape[1], reference.shape[0])
+    warped = cv2.warpPerspective(moving, homography, size, flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REFLECT)
+    gain = float(reference.mean()) / max(float(warped.mean()), 1e-9)
+    residual = cv2.GaussianBlur(np.abs(warped * gain - reference), (0, 0), 3.0)
+    blobs = (residual > 4.0 * float(np.median(residual)) + 1e-9).astype(np.uint8)
+    blobs = cv2.morphologyEx(blobs, cv2.MORPH_OPEN, np.ones((7, 7), np.uint8))
+    if blobs.mean() < MOVING_FRACTION:
+        return None
+    keep = (1 - cv2.dilate(blobs, np.ones((9, 9), np.uint8))) * 255
+    return cv2.warpPerspective(keep, homography, (moving.shape[1], moving.shape[0]),
+                               flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+
+
+def without_moving_parts(reference: np.ndarray, moving: np.ndarray, homography: np.ndarray,
+                         correlation: float) -> tuple[np.ndarray, float]:
+    """ECC once more at full size with what moved masked out, so an object crossing the scene
+    does not pull the fit; the first estimate stands when nothing moved or this diverges."""
+    ref, mov = reference.astype(np.float32), moving.astype(np.float32)
+    mask = moving_mask(ref, mov, homography)
+    if mask is None or mask.mean() < 0.5 * 255:
+        return homography, correlation
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-6)
+    try:
+        masked, warp = cv2.findTransformECC(ref, mov, np.linalg.inv(homography).astype(np.float32),
+                                            cv2.MOTION_HOMOGRAPHY, criteria, mask, 3)
+    except cv2.error:
+        return homography, correlation
+    refined = np.linalg.inv(warp.astype(np.float64))
+    if _corner_shift(refined, homography, ref.shape) > 2.0:
+        return homography, correlation
+    return refined, float(masked)
+
+
+def _corner_shift(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
+    """How far apart two homographies put the image's corners, in pixels."""
+    h, w = shape[:2]
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
+    pa, pb = a @ corners, b @ corners
+    return float(np.max(np.hypot(*(pa[:2] / pa[2] - pb[:2] / pb[2]))))
+
+
 def _level(grey: np.ndarray, factor: float) -> np.ndarray:
     if factor == 1.0:
         return grey.astype(np.float32, copy=False)
@@ -103,4 +151,5 @@ def register(reference: np.ndarray, moving: np.ndarray) -> Registration:
     """Features for the gross motion, ECC for the last fraction of a pixel."""
     initial, matches = feature_homography(reference, moving)
     refined, correlation = ecc_refine(reference, moving, initial)
+    refined, correlation = without_moving_parts(reference, moving, refined, correlation)
     return Registration(refined, correlation, matches)
