@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from burstcli import Frame
+from burst_decode.arrays import noise_coefficients
 
 NoiseMode = Literal["auto", "profile", "estimate", "none"]
 
@@ -74,10 +75,10 @@ def profile_variance(frame: Frame, grey: np.ndarray) -> float | None:
 
     Each plane's (S, O) pair is averaged (planes differ little); averaging n samples of
     independent noise divides the variance by n."""
-    profile = frame.raw.noise_profile if frame.raw is not None else None
-    if not profile:
+    coefficients = noise_coefficients(frame)
+    if coefficients is None:
         return None
-    scale, offset = np.mean(np.asarray(profile, dtype=np.float64), axis=0)
+    scale, offset = coefficients
     variance = scale * max(float(grey.mean()), 0.0) + offset
     return float(variance / proxy_channels(frame))
 

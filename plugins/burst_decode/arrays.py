@@ -109,3 +109,13 @@ def channel_mean(values: np.ndarray) -> np.ndarray:
         return values.mean(axis=2, dtype=np.float32)
     weights = np.full((1, channels), 1.0 / channels, dtype=np.float32)
     return cv2.transform(np.ascontiguousarray(values), weights)
+
+
+def noise_coefficients(frame: Frame) -> tuple[float, float] | None:
+    """(S, O) of the file's noise profile (variance = S * x + O for x in [0, 1] above black),
+    averaged over its planes (they differ little), or None when the file has none."""
+    profile = frame.raw.noise_profile if frame.raw is not None else None
+    if not profile:
+        return None
+    scale, offset = np.mean(np.asarray(profile, dtype=np.float64), axis=0)
+    return float(scale), float(offset)

@@ -11,7 +11,7 @@ import numpy as np
 from burstcli import Burst, Frame, hookimpl, param, stage
 from burstcli.errors import StageError
 from burst_blur.measures import noise_variance_estimate
-from burst_decode.arrays import grey_proxy, normalized
+from burst_decode.arrays import grey_proxy, noise_coefficients, normalized
 
 from .warp import warp_to_reference
 
@@ -134,9 +134,9 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
 
 def _noise_variance_map(frame: Frame, values: np.ndarray) -> np.ndarray:
     """Per-pixel noise variance of the normalised reference (profile, else estimated)."""
-    profile = frame.raw.noise_profile if frame.raw is not None else None
-    if profile:
-        scale, offset = np.mean(np.asarray(profile, dtype=np.float64), axis=0)
+    coefficients = noise_coefficients(frame)
+    if coefficients is not None:
+        scale, offset = coefficients
         smooth = cv2.blur(values, (5, 5))  # the signal level, not its noise
         return np.maximum(scale * smooth + offset, 1e-10).astype(np.float32)
     proxy_variance = noise_variance_estimate(grey_proxy(frame))

@@ -46,6 +46,7 @@ class Accumulator:
         reach = max(1, math.ceil(2 * sigma))
         base = np.floor(positions).astype(np.int64)
         height, width = self.shape
+        indices, weights, samples = [], [], []
         for oy in range(-reach + 1, reach + 1):
             for ox in range(-reach + 1, reach + 1):
                 tx, ty = base[0] + ox, base[1] + oy
@@ -54,10 +55,16 @@ class Accumulator:
                 w = np.exp(-d2 / (2 * sigma * sigma)) * confidence * inside
                 pixel = np.where(inside, ty * width + tx, 0)
                 for k in range(chans.shape[1]):
-                    index = pixel * 3 + chans[:, k]
-                    self.weights += np.bincount(index, weights=w, minlength=self.weights.size)
-                    self.values += np.bincount(index, weights=w * flat_values[:, k],
-                                               minlength=self.values.size)
+                    indices.append(pixel * 3 + chans[:, k])
+                    weights.append(w)
+                    samples.append(w * flat_values[:, k])
+        # One bincount per sum: a full-size histogram per offset and channel cost more than
+        # the splatting itself.
+        index = np.concatenate(indices)
+        self.weights += np.bincount(index, weights=np.concatenate(weights),
+                                    minlength=self.weights.size)
+        self.values += np.bincount(index, weights=np.concatenate(samples),
+                                   minlength=self.values.size)
 
     def result(self, fallback: np.ndarray) -> np.ndarray:
         """Weighted means; where no sample landed, ``fallback`` (H x W x 3)."""
