@@ -24,17 +24,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from burst_align import align_global
+from burst_align import align_global, align_local, positions_in_frame
 from burst_decode import decode
-from burst_merge import deblur_fourier, merge_kernel, merge_mean, merge_robust, merge_sequential
+from burst_merge import (deblur_fourier, merge_kernel, merge_mean, merge_robust, merge_sequential,
+                         merge_wiener)
 from burst_synth.api import SynthOptions, load_truth, make_burst
 from burst_synth.render import mosaic
 from burstcli import Burst, Frame
 
 BORDER = 16
 MERGES = {"aligned mean (001 way 2)": merge_mean, "sequential (001 way 1)": merge_sequential,
+          "wiener (merge.wiener)": merge_wiener,
           "robust (merge.robust)": merge_robust, "kernel (merge.kernel)": merge_kernel,
           "burst deblur (deblur.fourier)": deblur_fourier}
 
@@ -45,15 +48,25 @@ def psnr(estimate: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float:
 
 
 def registration_error(burst: Burst, truth: dict) -> float:
+    """RMS distance, over a grid of reference pixels, between where the registration
+    (transform, and flow after align.local) and the truth put each scene point in each frame;
+    points near the moving object in the reference are left out."""
     height, width = burst.frames[0].pixels.shape[:2]
-    ys, xs = np.mgrid[0:height:16, 0:width:16]
-    points = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    ys, xs = np.mgrid[0:height:16, 0:width:16].astype(np.float64)
+    if truth.get("motion_mask") is not None:  # what moved is not the camera's motion
+        still = ~cv2.dilate(truth["motion_mask"].astype(np.uint8), np.ones((33, 33), np.uint8)
+                            ).astype(bool)[ys.astype(int), xs.astype(int)]
+        ys, xs = ys[still], xs[still]
     errors = []
     for frame, true in zip(burst.frames, truth["frames"]):
-        found, expected = frame.transform @ points, true["transform"] @ points
-        diff = found[:2] / found[2] - expected[:2] / expected[2]
-        errors.append(np.mean(np.sum(diff ** 2, axis=0)))
+        u, v = positions_in_frame(frame, xs, ys, (height, width))
+        tu, tv = positions_in_frame(Frame(frame.path, transform=true["transform"]), xs, ys,
+                                    (height, width))
+        errors.append(np.mean((u - tu) ** 2 + (v - tv) ** 2))
     return float(np.sqrt(np.mean(errors)))
+
+
+LOCAL_MERGES = {"robust after align.local": merge_robust, "wiener after align.local": merge_wiener}
 
 
 def measure(folder: Path, truth: dict) -> dict[str, float]:
@@ -64,6 +77,10 @@ def measure(folder: Path, truth: dict) -> dict[str, float]:
     burst = align_global(burst, align_global.params_type())
     results = {"registration rms px": registration_error(burst, truth),
                "align s": time.perf_counter() - start}
+    start = time.perf_counter()
+    local = align_local(burst, align_local.params_type())
+    results["local registration rms px"] = registration_error(local, truth)
+    results["local s"] = time.perf_counter() - start
     clean = mosaic(truth["clean"], truth["cfa"])
     inner = np.zeros(clean.shape, bool)
     inner[BORDER:-BORDER, BORDER:-BORDER] = True
@@ -76,6 +93,10 @@ def measure(folder: Path, truth: dict) -> dict[str, float]:
         start = time.perf_counter()
         image = stage(burst, stage.params_type()).image
         outputs[name] = mosaic(image, truth["cfa"]) if image.ndim == 3 else image
+        results[f"{name} s"] = time.perf_counter() - start
+    for name, stage in LOCAL_MERGES.items():
+        start = time.perf_counter()
+        outputs[name] = stage(local, stage.params_type()).image
         results[f"{name} s"] = time.perf_counter() - start
     for name, image in outputs.items():
         results[f"{name} static"] = psnr(image, clean, static)
@@ -94,10 +115,11 @@ def run_set(label: str, options: list[SynthOptions], work: Path) -> None:
     print(f"\n== {label}: {len(rows)} bursts x {options[0].frames} frames "
           f"{options[0].width}x{options[0].height}, noise {options[0].noise}, "
           f"optics {options[0].optics}, scenes {options[0].source or 'procedural'} ==")
-    print(f"registration RMS error {mean['registration rms px']:.3f} px "
-          f"(align {mean['align s']:.2f} s/burst)")
+    print(f"registration RMS error {mean['registration rms px']:.3f} px align.global "
+          f"({mean['align s']:.2f} s/burst), {mean['local registration rms px']:.3f} px "
+          f"after align.local (+{mean['local s']:.2f} s/burst)")
     print(f"{'method':<28} {'static dB':>10} {'gain':>7} {'moving dB':>10} {'s/burst':>8}")
-    for name in ["reference frame alone", *MERGES]:
+    for name in ["reference frame alone", *MERGES, *LOCAL_MERGES]:
         moving = mean.get(f"{name} moving")
         print(f"{name:<28} {mean[f'{name} static']:>10.2f} {mean[f'{name} static'] - base:>+7.2f} "
               f"{'' if moving is None else f'{moving:10.2f}':>10} "

@@ -3,7 +3,8 @@
     python benchmarks/merge_speed.py --frames 4 --size 4000x3000
 
 Writes a synthetic DNG burst, then in one run times rawpy's plain decode of its frames, our
-decode stage, align.global and merge.robust (and merge.kernel with --kernel), and prints
+decode stage, align.global and merge.robust (the denoise preset), align.local and merge.wiener
+(denoise-hdrplus), and merge.kernel with --kernel, and prints
 seconds per frame and megapixels per second. Peak memory (ru_maxrss) is printed too.
 """
 
@@ -18,9 +19,9 @@ from pathlib import Path
 
 import rawpy
 
-from burst_align import align_global
+from burst_align import align_global, align_local
 from burst_decode import decode
-from burst_merge import merge_kernel, merge_robust
+from burst_merge import merge_kernel, merge_robust, merge_wiener
 from burst_synth.api import SynthOptions, make_burst
 from burstcli import Burst, Frame
 
@@ -52,6 +53,13 @@ def main() -> None:
         _, seconds = timed(lambda: merge_robust(burst, merge_robust.params_type()))
         rows.append(("merge.robust", seconds))
         rows.append(("align.global + merge.robust", rows[-1][1] + rows[-2][1]))
+        local, seconds = timed(lambda: align_local(burst, align_local.params_type()))
+        rows.append(("align.local", seconds))
+        _, seconds = timed(lambda: merge_wiener(local, merge_wiener.params_type()))
+        rows.append(("merge.wiener (after align.local)", seconds))
+        rows.append(("denoise-hdrplus: global + local + wiener",
+                     rows[-1][1] + rows[-2][1] + rows[-5][1]))
+        del local
         if args.kernel:
             rows.append(("merge.kernel", timed(lambda: merge_kernel(burst, merge_kernel.params_type()))[1]))
     finally:

@@ -86,6 +86,11 @@ class Frame:
     ``scores`` maps a score name (``"frequency"``, ``"laplacian"``...) to a value where higher
     means sharper. ``transform`` is the 3x3 matrix mapping this frame's pixel positions
     (x = column, y = row) to the reference frame's, once a registration stage has run.
+    ``flow``, set by a local registration stage, refines it where the scene does not follow
+    one homography (parallax, lens distortion, small motion): an (h, w, 2) field of (dx, dy)
+    in reference pixels over the reference grid (any h, w: it is resized bilinearly to the
+    reference's size, cell centres on pixel centres) such that the scene point seen at
+    reference pixel x lies in this frame at ``inverse(transform) @ (x + flow(x))``.
     """
 
     path: Path
@@ -95,6 +100,7 @@ class Frame:
     exif: ExifInfo = dataclasses.field(default_factory=ExifInfo)
     scores: Mapping[str, float] = dataclasses.field(default_factory=dict)
     transform: np.ndarray | None = None
+    flow: np.ndarray | None = None
 
     def replace(self, **changes: Any) -> Frame:
         """A copy with ``changes`` applied."""

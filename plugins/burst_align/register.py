@@ -68,28 +68,35 @@ def feature_homography(reference: np.ndarray, moving: np.ndarray) -> tuple[np.nd
     return scale_homography(h, factor), int(inliers.sum())
 
 
-def ecc_refine(reference: np.ndarray, moving: np.ndarray, initial: np.ndarray, *,
-               iterations: int = 50, epsilon: float = 1e-6) -> tuple[np.ndarray, float]:
-    """Refine a homography to sub-pixel accuracy by ECC maximisation, coarse to fine.
+def ecc_step(reference: np.ndarray, moving: np.ndarray, homography: np.ndarray, factor: float,
+             mask: np.ndarray | None = None, *, iterations: int = 50,
+             epsilon: float = 1e-6) -> tuple[np.ndarray, float] | None:
+    """One ECC maximisation on copies scaled by ``factor`` (mask: uint8 in the moving
+    image's pixels at that scale, 0 = ignore). None when ECC does not converge.
 
     ECC finds W with moving(W x) ~ reference(x), i.e. reference -> moving: the inverse of ours.
     """
-    warp = np.linalg.inv(initial)
-    correlation = 0.0
-    for level in reversed(range(ECC_LEVELS)):
-        factor = 0.5 ** level
-        ref = _level(reference, factor)
-        mov = _level(moving, factor)
-        level_warp = scale_homography(np.linalg.inv(warp), 1 / factor)  # ours, at this level
-        guess = np.linalg.inv(level_warp).astype(np.float32)
-        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, epsilon)
-        try:
-            correlation, guess = cv2.findTransformECC(ref, mov, guess, cv2.MOTION_HOMOGRAPHY,
-                                                      criteria, None, 3)
-        except cv2.error:  # did not converge at this level: keep the previous estimate
-            continue
-        warp = np.linalg.inv(scale_homography(np.linalg.inv(guess.astype(np.float64)), factor))
-    return np.linalg.inv(warp), float(correlation)
+    ref, mov = _level(reference, factor), _level(moving, factor)
+    guess = np.linalg.inv(scale_homography(homography, 1 / factor)).astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, epsilon)
+    try:
+        correlation, found = cv2.findTransformECC(ref, mov, guess, cv2.MOTION_HOMOGRAPHY,
+                                                  criteria, mask, 3)
+    except cv2.error:
+        return None
+    return scale_homography(np.linalg.inv(found.astype(np.float64)), factor), float(correlation)
+
+
+def ecc_refine(reference: np.ndarray, moving: np.ndarray, initial: np.ndarray, *,
+               finest: int = 0) -> tuple[np.ndarray, float]:
+    """Refine a homography to sub-pixel accuracy by ECC, coarse to fine over the pyramid
+    levels ECC_LEVELS - 1 .. ``finest`` (level k is 1 / 2**k of full size)."""
+    homography, correlation = initial, 0.0
+    for level in reversed(range(finest, ECC_LEVELS)):
+        found = ecc_step(reference, moving, homography, 0.5 ** level)
+        if found is not None:  # else keep the previous level's estimate
+            homography, correlation = found
+    return homography, correlation
 
 
 MOVING_FRACTION = 0.003  # a disagreeing blob must cover this share of the frame to be masked
@@ -112,26 +119,6 @@ def moving_mask(reference: np.ndarray, moving: np.ndarray, homography: np.ndarra
                                flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
 
 
-def without_moving_parts(reference: np.ndarray, moving: np.ndarray, homography: np.ndarray,
-                         correlation: float) -> tuple[np.ndarray, float]:
-    """ECC once more at full size with what moved masked out, so an object crossing the scene
-    does not pull the fit; the first estimate stands when nothing moved or this diverges."""
-    ref, mov = reference.astype(np.float32), moving.astype(np.float32)
-    mask = moving_mask(ref, mov, homography)
-    if mask is None or mask.mean() < 0.5 * 255:
-        return homography, correlation
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-6)
-    try:
-        masked, warp = cv2.findTransformECC(ref, mov, np.linalg.inv(homography).astype(np.float32),
-                                            cv2.MOTION_HOMOGRAPHY, criteria, mask, 3)
-    except cv2.error:
-        return homography, correlation
-    refined = np.linalg.inv(warp.astype(np.float64))
-    if _corner_shift(refined, homography, ref.shape) > 2.0:
-        return homography, correlation
-    return refined, float(masked)
-
-
 def _corner_shift(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
     """How far apart two homographies put the image's corners, in pixels."""
     h, w = shape[:2]
@@ -148,8 +135,29 @@ def _level(grey: np.ndarray, factor: float) -> np.ndarray:
 
 
 def register(reference: np.ndarray, moving: np.ndarray) -> Registration:
-    """Features for the gross motion, ECC for the last fraction of a pixel."""
+    """Features for the gross motion, ECC for the last fraction of a pixel.
+
+    ECC runs at 1/4 and 1/2 size; then blobs that still disagree with the reference (a person,
+    a car) are found at 1/2 size and the full-size ECC runs once, with them masked out, so
+    that what moves does not pull the fit of the scene. The masked fit is dropped if it lands
+    more than 2 px from the unmasked one (the mask hid the scene's structure)."""
     initial, matches = feature_homography(reference, moving)
-    refined, correlation = ecc_refine(reference, moving, initial)
-    refined, correlation = without_moving_parts(reference, moving, refined, correlation)
-    return Registration(refined, correlation, matches)
+    coarse, correlation = ecc_refine(reference, moving, initial, finest=1)
+    mask = _moving_mask_full_size(reference, moving, coarse)
+    found = ecc_step(reference, moving, coarse, 1.0, mask)
+    if mask is not None and (found is None or _corner_shift(found[0], coarse, reference.shape) > 2.0):
+        found = ecc_step(reference, moving, coarse, 1.0)
+    if found is not None:
+        coarse, correlation = found
+    return Registration(coarse, correlation, matches)
+
+
+def _moving_mask_full_size(reference: np.ndarray, moving: np.ndarray,
+                           homography: np.ndarray) -> np.ndarray | None:
+    """:func:`moving_mask` found at half size, returned at full size (None: nothing moved,
+    or so much that masking it would leave too little of the scene)."""
+    mask = moving_mask(_level(reference, 0.5), _level(moving, 0.5),
+                       scale_homography(homography, 2.0))  # full-size -> half-size pixels
+    if mask is None or mask.mean() < 0.5 * 255:
+        return None
+    return cv2.resize(mask, (moving.shape[1], moving.shape[0]), interpolation=cv2.INTER_NEAREST)

@@ -13,7 +13,7 @@ from burstcli.errors import StageError
 from burst_blur.measures import noise_variance_estimate
 from burst_decode.arrays import grey_proxy, noise_coefficients, normalized
 
-from .warp import warp_to_reference
+from .warp import full_flow, warp_to_reference
 
 Interpolation = Literal["bilinear", "cubic", "lanczos"]
 INTERPOLATION_HELP = "how frames are resampled onto the reference grid"
@@ -219,6 +219,9 @@ def merge_kernel(burst: Burst, params: KernelParams) -> Burst:
         agree = (_agreement(ref_frame, reference, warped * gain, variance, robust_params)
                  if params.robust else np.ones_like(reference))
         positions = output_positions(frame.transform, (height, width), 1.0)
+        if frame.flow is not None:  # x + flow(x) = H p, so x is about H p - flow(H p)
+            flow = full_flow(frame, (height, width))
+            positions = positions - np.stack([_sample_at(flow[..., c], positions) for c in (0, 1)])
         confidence = _sample_at(agree, positions)
         accumulator.add(frame, frame_values(frame, gain), positions, confidence, params.sigma)
         weights[index] = round(float(confidence.mean()), 4)
@@ -255,6 +258,60 @@ def _fallback_rgb(frame: Frame, values: np.ndarray) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True)
+class WienerParams:
+    strength: float = param(
+        8.0, "c of HDR+'s shrinkage |D|^2 / (|D|^2 + c * noise): larger keeps more of each "
+             "frame (more denoising), smaller falls back to the reference sooner (fewer ghosts)")
+    interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
+
+
+@stage("merge.wiener", WienerParams)
+def merge_wiener(burst: Burst, params: WienerParams) -> Burst:
+    """HDR+'s frequency-domain merge: overlapping 16x16 tiles, pairwise Wiener shrinkage.
+
+    Every registered frame is resampled onto the reference grid (a RAW mosaic colour plane by
+    colour plane), brought to the reference's exposure, cut into half-overlapping windowed
+    tiles and Fourier transformed. Per tile and frequency the frame is pulled towards the
+    reference by A = |D|^2 / (|D|^2 + c * 2 sigma^2), D the difference of their spectra and
+    sigma^2 the tile's noise variance (the file's noise profile, else estimated): what noise
+    explains is averaged, what moved or cannot be resampled exactly (aliasing) comes from the
+    reference. The mean agreement (1 - A) per frame goes to the sidecar.
+    """
+    from .wiener import TileMerger
+
+    ref_index, others = _registered(burst)
+    ref_frame = burst.frames[ref_index]
+    reference = normalized(ref_frame)
+    variance = _noise_variance_map(ref_frame, reference)
+    planes = _plane_slices(ref_frame, reference)
+    mergers = [TileMerger(reference[p], variance[p], params.strength) for p in planes]
+    for index in others:
+        warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
+        inside = _per_pixel(valid, reference)
+        # Outside the frame's view the reference stands in: D = 0 there.
+        filled = warped * _exposure_gain(reference, warped, valid) * inside + reference * (1 - inside)
+        for merger, plane in zip(mergers, planes):
+            merger.add(filled[plane])
+    merged = np.empty_like(reference)
+    for merger, plane in zip(mergers, planes):
+        merged[plane] = merger.result()
+    agreement = {index: round(float(np.mean([m.agreement[k] for m in mergers])), 4)
+                 for k, index in enumerate(others)}
+    return _result(burst, np.clip(merged, 0.0, None), "merge.wiener",
+                   {"agreement": agreement, "strength": params.strength})
+
+
+def _plane_slices(frame: Frame, values: np.ndarray) -> list[tuple]:
+    """Index tuples selecting each colour plane: a mosaic's four 2x2 sites, an RGB image's
+    channels, or the whole of a grey image."""
+    if frame.layout == "cfa":
+        return [np.s_[dy::2, dx::2] for dy in (0, 1) for dx in (0, 1)]
+    if values.ndim == 3:
+        return [np.s_[..., c] for c in range(values.shape[2])]
+    return [(Ellipsis,)]
+
+
+@dataclasses.dataclass(frozen=True)
 class FourierParams:
     power: float = param(11.0, "p of the weights |F_k|^p: 0 is the plain mean, large values "
                                "take each frequency from the frame that kept it best")
@@ -283,15 +340,9 @@ def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
         inside = _per_pixel(valid, reference)
         stack.append(warped * gain * inside + reference * (1 - inside))  # uncovered: reference
     frames = np.stack(stack)
-    if ref_frame.layout == "cfa":
-        out = np.empty_like(reference)
-        for dy in (0, 1):
-            for dx in (0, 1):
-                out[dy::2, dx::2] = _accumulate(frames[:, dy::2, dx::2], params)
-    elif reference.ndim == 3:
-        out = np.stack([_accumulate(frames[..., c], params) for c in range(reference.shape[2])], 2)
-    else:
-        out = _accumulate(frames, params)
+    out = np.empty_like(reference)
+    for plane in _plane_slices(ref_frame, reference):
+        out[plane] = _accumulate(frames[(slice(None), *plane)], params)
     return _result(burst, np.clip(out, 0.0, None), "deblur.fourier",
                    {"frames": [ref_index, *others], "power": params.power})
 
@@ -322,5 +373,6 @@ def _smooth_spectrum(magnitude: np.ndarray, sigma: float) -> np.ndarray:
 @hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
     """The fusion stages."""
-    for spec in (merge_mean, merge_sequential, merge_robust, merge_kernel, deblur_fourier):
+    for spec in (merge_mean, merge_sequential, merge_robust, merge_kernel, merge_wiener,
+                 deblur_fourier):
         register(spec)

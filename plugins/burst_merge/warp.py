@@ -30,9 +30,14 @@ def _warp(image: np.ndarray, to_source: np.ndarray, shape: tuple[int, int], flag
 def warp_to_reference(frame: Frame, shape: tuple[int, ...], interpolation: str) -> tuple[
         np.ndarray, np.ndarray]:
     """(values, valid): the frame's normalised pixels in the reference's geometry, and a float
-    mask that is 1 where they came from inside the frame (0 outside, in between at the rim)."""
+    mask that is 1 where they came from inside the frame (0 outside, in between at the rim).
+
+    The frame's ``transform`` places it; its ``flow``, when a local registration stage set one,
+    refines the placement pixel by pixel."""
     values = normalized(frame)
     transform = frame.transform if frame.transform is not None else np.eye(3)
+    if frame.flow is not None:
+        return _warp_with_flow(frame, values, transform, shape, INTERPOLATION[interpolation])
     flag = INTERPOLATION[interpolation]
     if frame.layout != "cfa":
         ones = np.ones(values.shape[:2], np.float32)
@@ -47,4 +52,49 @@ def warp_to_reference(frame: Frame, shape: tuple[int, ...], interpolation: str) 
             target = out[dy::2, dx::2].shape
             out[dy::2, dx::2] = _warp(plane, to_source, target, flag)
             valid[dy::2, dx::2] = _warp(np.ones_like(plane), to_source, target, cv2.INTER_LINEAR)
+    return out, valid
+
+
+def full_flow(frame: Frame, shape: tuple[int, ...]) -> np.ndarray:
+    """The frame's flow resized to the reference grid (h, w, 2), in reference pixels."""
+    height, width = shape[:2]
+    if frame.flow.shape[:2] == (height, width):
+        return frame.flow.astype(np.float32, copy=False)
+    return cv2.resize(frame.flow.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def source_positions(transform: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Frame positions of reference positions (xs, ys): the inverse transform applied."""
+    inverse = np.linalg.inv(transform)
+    u = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+    v = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    w = inverse[2, 0] * xs + inverse[2, 1] * ys + inverse[2, 2]
+    return (u / w).astype(np.float32), (v / w).astype(np.float32)
+
+
+def _remap(image: np.ndarray, u: np.ndarray, v: np.ndarray, flag: int) -> np.ndarray:
+    return cv2.remap(image, u, v, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _warp_with_flow(frame: Frame, values: np.ndarray, transform: np.ndarray,
+                    shape: tuple[int, ...], flag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Resampling through transform and flow: reference x <- frame H^-1 (x + flow(x))."""
+    flow = full_flow(frame, shape)
+    height, width = shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    u, v = source_positions(transform, xs + flow[..., 0], ys + flow[..., 1])
+    if frame.layout != "cfa":
+        ones = np.ones(values.shape[:2], np.float32)
+        return _remap(values, u, v, flag), _remap(ones, u, v, cv2.INTER_LINEAR)
+    out = np.zeros(shape, np.float32)
+    valid = np.zeros(shape, np.float32)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            plane = values[dy::2, dx::2]
+            # Sensor position s of a same-colour sample is 2 q + (dx, dy) for plane pixel q.
+            pu = (u[dy::2, dx::2] - dx) / 2
+            pv = (v[dy::2, dx::2] - dy) / 2
+            out[dy::2, dx::2] = _remap(plane, pu, pv, flag)
+            valid[dy::2, dx::2] = _remap(np.ones_like(plane), pu, pv, cv2.INTER_LINEAR)
     return out, valid

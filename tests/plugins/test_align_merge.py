@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from burst_align import align_global
+from burst_align import align_global, align_local, positions_in_frame
 from burst_decode import decode
-from burst_merge import merge_kernel, merge_mean, merge_robust, merge_sequential
+from burst_merge import merge_kernel, merge_mean, merge_robust, merge_sequential, merge_wiener
 from burst_synth.api import SynthOptions, load_truth, make_burst
 from burst_synth.render import mosaic
 from burstcli import Burst, Frame
@@ -63,6 +63,9 @@ def test_merges_denoise_and_robust_merge_leaves_no_ghost(tmp_path):
     # the plain mean smears the object; the robust merge takes it from the reference
     assert psnr(mean, clean, moving) < psnr(reference, clean, moving) - 3.0
     assert psnr(robust, clean, moving) > psnr(reference, clean, moving) - 0.5
+    wiener = merge_wiener(burst, merge_wiener.params_type()).image
+    assert psnr(wiener, clean, static) > base + 2.0
+    assert psnr(wiener, clean, moving) > psnr(reference, clean, moving) - 0.5
     kernel = merge_kernel(burst, merge_kernel.params_type())
     assert kernel.image.shape == (*reference.shape, 3) and kernel.image_layout == "linear_raw"
     assert psnr(mosaic(kernel.image, "RGGB"), clean, static) > base + 2.0
@@ -127,3 +130,62 @@ def test_fourier_burst_accumulation_beats_the_mean_on_crossed_shake():
     def error(image):
         return float(np.mean((image[inner] - clean[inner]) ** 2))
     assert error(fba) < 0.9 * error(mean)  # diagonal frequencies are lost in both frames
+
+
+def _grey_frames(clean: np.ndarray, moved: np.ndarray) -> Burst:
+    frames = tuple(Frame(Path(f"{i}.tiff"), pixels=image, layout="gray")
+                   for i, image in enumerate((clean, moved)))
+    return Burst("b", frames, reference=0)
+
+
+def test_local_alignment_follows_what_one_homography_cannot():
+    """A smooth non-rigid warp (lens distortion, parallax): the global fit leaves residual
+    motion of up to 2 px, align.local takes it out."""
+    import cv2
+    from burst_merge.warp import warp_to_reference
+    from burst_synth.scene import procedural_scene
+    rng = np.random.default_rng(5)
+    clean = procedural_scene(256, 256, rng).mean(axis=2).astype(np.float32)
+    ys, xs = np.mgrid[0:256, 0:256].astype(np.float32)
+    bend = 2.0 * np.sin(2 * np.pi * ys / 256)  # reference x is seen at x + bend in the frame
+    moved = cv2.remap(clean, xs - bend, ys, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    noisy = moved + rng.normal(0, 0.01, moved.shape).astype(np.float32)
+    burst = align_global(_grey_frames(clean, noisy), align_global.params_type())
+    local = align_local(burst, align_local.params_type())
+    inner = np.s_[24:-24, 24:-24]
+    def error(b):
+        warped, _ = warp_to_reference(b.frames[1], clean.shape, "cubic")
+        return float(np.sqrt(np.mean((warped[inner] - clean[inner]) ** 2)))
+    assert local.frames[1].flow is not None and burst.frames[1].flow is None
+    assert error(local) < 0.6 * error(burst)
+    assert local.notes["align.local"]["flow"][1]["max_px"] > 1.0
+
+
+def effective_rms(burst: Burst, truth: dict) -> float:
+    """RMS distance between where the registration (transform and flow) looks in each frame
+    for a reference pixel and where the truth says that scene point is."""
+    ys, xs = np.mgrid[0:240:8, 0:320:8].astype(np.float64)
+    errors = []
+    for frame, true in zip(burst.frames, truth["frames"]):
+        u, v = positions_in_frame(frame, xs, ys, (240, 320))
+        tu, tv = positions_in_frame(Frame(frame.path, transform=true["transform"]), xs, ys, (240, 320))
+        errors.append(np.mean((u - tu) ** 2 + (v - tv) ** 2))
+    return float(np.sqrt(np.mean(errors)))
+
+
+def test_local_alignment_leaves_a_static_raw_burst_alone(tmp_path):
+    """Where one homography explains the scene, local flow stays small and only corrects what
+    the global fit got wrong (it must not add noise to a good registration); a moving object
+    gets flow."""
+    static, truth = registered(tmp_path, noise="recipe", moving_object=False, optics=0.8, seed=23)
+    local = align_local(static, align_local.params_type())
+    assert local.frames[truth["reference"]].flow is None
+    for index, frame in enumerate(local.frames):
+        if index != truth["reference"]:
+            length = np.hypot(frame.flow[..., 0], frame.flow[..., 1])
+            assert length.mean() < 0.05 and np.percentile(length, 99) < 0.5
+    assert effective_rms(local, truth) <= effective_rms(static, truth) + 0.005
+    assert effective_rms(local, truth) < 0.1
+    moving, _ = registered(tmp_path / "m", noise="recipe", moving_object=True, seed=23)
+    local = align_local(moving, align_local.params_type())
+    assert max(s["max_px"] for s in local.notes["align.local"]["flow"].values()) > 1.0
