@@ -88,7 +88,7 @@ class LocalParams:
         6.0, "Gaussian radius (luminance-proxy pixels) over which the local flow is pooled: "
              "larger is steadier against noise, smaller follows finer motion")
     min_gain: float = param(
-        0.25, "keep the local flow only where it lowers the local residual by this fraction "
+        0.5, "keep the local flow only where it lowers the local residual by this fraction "
              "(protects places the global transform already fits)")
 
 
