@@ -1,0 +1,149 @@
+"""Classical multi-frame super-resolution: kernel-regression start, iterative back-projection.
+
+The sensor model: every low-resolution (LR) pixel of frame k is the mean of an s x s box of
+the high-resolution (HR) scene around where frame k's transform puts that pixel (pixel
+aperture), plus noise; a mosaic pixel sees one colour. Iterative back-projection (Irani &
+Peleg) simulates every frame from the current HR estimate with that model and spreads each
+frame's error back over the HR pixels that made it, until the simulated frames match the
+real ones. Frames are only sampled, never resampled, so their sub-pixel phases add detail
+instead of blur. The start is the kernel-regression merge of all samples onto the HR grid.
+
+Positions: an HR pixel x_hr sits at reference pixel (x_hr + 0.5) / s - 0.5 + origin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from burstcli import Frame
+from burst_decode.arrays import normalized
+from burst_merge.kernel import Accumulator, output_positions, sample_channels
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """The HR grid: ``scale`` HR pixels per reference pixel over a reference window."""
+
+    scale: int
+    origin: tuple[float, float]  # (x, y) of the window's top-left pixel, reference pixels
+    size: tuple[int, int]  # (height, width) of the window, reference pixels
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.size[0] * self.scale, self.size[1] * self.scale
+
+    def from_reference(self) -> np.ndarray:
+        """3x3: reference pixel position -> HR pixel position."""
+        s = float(self.scale)
+        return np.array([[s, 0, (s - 1) / 2 - s * self.origin[0]],
+                         [0, s, (s - 1) / 2 - s * self.origin[1]], [0, 0, 1]])
+
+
+def hr_positions(frame: Frame, grid: Grid) -> np.ndarray:
+    """Where each of the frame's pixels lands on the HR grid (2 x n)."""
+    transform = frame.transform if frame.transform is not None else np.eye(3)
+    return output_positions(grid.from_reference() @ transform, frame.pixels.shape[:2], 1.0)
+
+
+def _channel_masks(frame: Frame, shape: tuple[int, int]) -> list[np.ndarray] | None:
+    channels = sample_channels(frame)
+    if channels is None:
+        return None
+    return [(channels == c).astype(np.float32) for c in range(3)]
+
+
+def kernel_start(frames: list[Frame], gains: list[float], grid: Grid, sigma: float,
+                 fallback: np.ndarray) -> np.ndarray:
+    """Kernel regression of every frame's samples onto the HR grid (H x W x 3 or H x W)."""
+    accumulator = Accumulator(*grid.shape)
+    for frame, gain in zip(frames, gains):
+        values = normalized(frame) * np.float32(gain)
+        if values.ndim == 2 and frame.layout != "cfa":  # grey: the same value in every channel
+            values = np.repeat(values[..., None], 3, axis=2)
+        accumulator.add(frame, values, hr_positions(frame, grid),
+                        np.ones(values.shape[0] * values.shape[1]), sigma)
+    return accumulator.result(fallback)
+
+
+class SensorModel:
+    """Simulation and back-projection for one frame: where its pixels sit on the HR grid."""
+
+    def __init__(self, frame: Frame, grid: Grid, gain: float):
+        self.scale = grid.scale
+        self.values = normalized(frame) * np.float32(gain)
+        if self.values.ndim == 2 and frame.layout != "cfa":
+            self.values = self.values[..., None]
+        height, width = frame.pixels.shape[:2]
+        positions = hr_positions(frame, grid).astype(np.float32)
+        # The box of an LR pixel centred at q covers HR [q - (s-1)/2, q + (s-1)/2]; the box
+        # filter below is anchored at its top-left, so it is sampled at q - (s-1)/2.
+        shift = (self.scale - 1) / 2
+        self.map_x = positions[0].reshape(height, width) - shift
+        self.map_y = positions[1].reshape(height, width) - shift
+        # HR pixel -> position in this frame (for spreading errors back).
+        transform = frame.transform if frame.transform is not None else np.eye(3)
+        to_frame = np.linalg.inv(grid.from_reference() @ transform)
+        hr_h, hr_w = grid.shape
+        ys, xs = np.mgrid[0:hr_h, 0:hr_w].astype(np.float64)
+        w = to_frame[2, 0] * xs + to_frame[2, 1] * ys + to_frame[2, 2]
+        self.back_x = ((to_frame[0, 0] * xs + to_frame[0, 1] * ys + to_frame[0, 2]) / w).astype(np.float32)
+        self.back_y = ((to_frame[1, 0] * xs + to_frame[1, 1] * ys + to_frame[1, 2]) / w).astype(np.float32)
+        self.masks = _channel_masks(frame, (height, width))
+
+    def simulate(self, estimate: np.ndarray) -> np.ndarray:
+        """The frame as the sensor would record the HR ``estimate`` (all channels)."""
+        boxed = cv2.boxFilter(estimate, -1, (self.scale, self.scale), anchor=(0, 0),
+                              borderType=cv2.BORDER_REPLICATE)
+        out = cv2.remap(boxed, self.map_x, self.map_y, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+        return out if out.ndim == 3 else out[..., None]
+
+    def spread(self, error: np.ndarray) -> np.ndarray:
+        """An LR error image carried back onto the HR grid (transpose of the box, roughly)."""
+        up = cv2.remap(error, self.back_x, self.back_y, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        # The upsampled error is already centred on each LR pixel's box: spread it by a box
+        # centred there too (half an HR pixel off for even scales).
+        a = self.scale // 2
+        boxed = cv2.boxFilter(up, -1, (self.scale, self.scale), anchor=(a, a),
+                              borderType=cv2.BORDER_CONSTANT)
+        return boxed if boxed.ndim == 3 else boxed[..., None]
+
+    def errors(self, estimate: np.ndarray, robust: float) -> tuple[np.ndarray, np.ndarray]:
+        """(weighted error, weight) per LR pixel and output channel; a mosaic pixel counts
+        only for its colour. ``robust`` > 0 fades out pixels whose error is far beyond the
+        frame's typical error (what moved), Huber-like."""
+        simulated = self.simulate(estimate)
+        channels = simulated.shape[2]
+        if self.masks is None:
+            observed = self.values
+            weight = np.ones_like(simulated)
+        else:
+            observed = np.repeat(self.values[..., None], channels, axis=2)
+            weight = np.stack(self.masks, axis=2)
+        error = (observed - simulated) * weight
+        if robust > 0:
+            local = cv2.blur((error ** 2).sum(axis=2) / np.maximum(weight.sum(axis=2), 1e-6), (3, 3))
+            typical = float(np.median(local)) + 1e-12
+            fade = np.minimum(1.0, robust * typical / np.maximum(local, 1e-20)).astype(np.float32)
+            weight = weight * fade[..., None]
+            error = error * fade[..., None]
+        return error.astype(np.float32), weight.astype(np.float32)
+
+
+def back_project(models: list[SensorModel], start: np.ndarray, iterations: int, step: float,
+                 robust: float) -> np.ndarray:
+    """Iterative back-projection from ``start`` (H x W x C)."""
+    estimate = start.astype(np.float32)
+    for _ in range(iterations):
+        correction = np.zeros_like(estimate)
+        coverage = np.zeros_like(estimate)
+        for model in models:
+            error, weight = model.errors(estimate, robust)
+            correction += model.spread(error)
+            coverage += model.spread(weight)
+        estimate += step * correction / np.maximum(coverage, 1e-3)
+    return estimate
