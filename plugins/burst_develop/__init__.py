@@ -155,7 +155,28 @@ def _libraw_fallback(burst: Burst, pattern: str, params: DevelopParams) -> Burst
                     **dataclasses.asdict(params)})
 
 
+@stage("develop.frames", DevelopParams)
+def develop_frames(burst: Burst, params: DevelopParams) -> Burst:
+    """Develop every RAW frame of the burst (as ``develop`` does the product), keeping each
+    frame's geometry, transform and flow: for stages that work on RGB frames, such as the
+    learned zoom. Frames that are already RGB or grey are left as they are."""
+    frames = list(burst.frames)
+    for index in burst.active_indices:
+        frame = frames[index]
+        if frame.layout not in ("cfa", "linear_raw") or frame.raw is None:
+            continue
+        if frame.layout == "cfa" and frame.raw.cfa_string() not in BAYER_CODES:
+            raise StageError(f"{frame.path}: develop.frames demosaics 2x2 Bayer mosaics only")
+        linear = _to_srgb_primaries(_camera_rgb(frame.pixels, frame.raw, frame.layout, params),
+                                    frame.raw)
+        # The RAW metadata no longer describes these values (its noise profile least of all).
+        frames[index] = frame.replace(pixels=_encode(np.clip(linear, 0.0, 1.0), params.output),
+                                      layout="rgb", raw=None)
+    return burst.with_frames(frames).with_note("develop.frames", dataclasses.asdict(params))
+
+
 @hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
-    """The ``develop`` stage."""
+    """The ``develop`` and ``develop.frames`` stages."""
     register(develop)
+    register(develop_frames)

@@ -89,7 +89,48 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
                            "frames": indices, "iterations": params.iterations})
 
 
+@dataclasses.dataclass(frozen=True)
+class NetworkParams:
+    model: str = param("x4", "a shipped model (x2, x4) or the path of a .tflite made by "
+                             "`burst export` (its .json card beside it gives the scale)")
+    field: str = param("full", "as zoom.classical: full, center or x,y,w,h")
+    tile: int = param(256, "network tile side in input pixels (memory stays bounded)")
+
+
+@stage("zoom.network", NetworkParams)
+def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
+    """Learned multi-frame super-resolution (seed 004's folded network, run by LiteRT).
+
+    The registered frames' samples are splatted onto the fine grid (see
+    :mod:`burst_zoom.features`), and the network, run tile by tile at the input resolution,
+    predicts the detail over the bicubic upsampling of the reference. It runs on the
+    luminance Y (BT.601) of gamma-encoded frames; the colour (U, V) is bicubic from the
+    reference (004 [0141]); grey frames stay grey. A burst of one frame uses the same network
+    as a single-image model. RAW frames must be developed first (``develop.frames``).
+    """
+    from .network import load_model, run_network
+
+    if burst.reference is None:
+        raise StageError("zoom: no reference frame; put `select` before the zoom")
+    indices = [burst.reference, *(i for i in burst.active_indices if i != burst.reference)]
+    frames = [burst.frames[i] for i in indices]
+    if any(f.transform is None for f in frames[1:]):
+        raise StageError("zoom: frames are not registered; put an `align.*` stage first")
+    if frames[0].layout in ("cfa", "linear_raw"):
+        raise StageError("zoom.network works on developed frames; put `develop.frames` first")
+    model = load_model(params.model, params.tile)
+    reference = normalized(frames[0])
+    height, width = reference.shape[:2]
+    x, y, w, h = window(params.field, model.scale, height, width)
+    image = run_network(model, frames, (int(round(x)), int(round(y))), (h, w))
+    layout = "gray" if image.ndim == 2 else "rgb"
+    return burst.replace(image=image, image_layout=layout).with_note(
+        "zoom.network", {"model": model.name, "scale": model.scale, "window": [x, y, w, h],
+                         "frames": indices})
+
+
 @hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
     """The zoom stages."""
     register(zoom_classical)
+    register(zoom_network)

@@ -21,6 +21,7 @@ import numpy as np
 from burstcli import Frame
 from burst_decode.arrays import normalized
 from burst_merge.kernel import Accumulator, output_positions, sample_channels
+from burst_synth.sensor import hr_from_lr
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +38,8 @@ class Grid:
 
     def from_reference(self) -> np.ndarray:
         """3x3: reference pixel position -> HR pixel position."""
-        s = float(self.scale)
-        return np.array([[s, 0, (s - 1) / 2 - s * self.origin[0]],
-                         [0, s, (s - 1) / 2 - s * self.origin[1]], [0, 0, 1]])
+        shift = np.array([[1, 0, -self.origin[0]], [0, 1, -self.origin[1]], [0, 0, 1.0]])
+        return hr_from_lr(self.scale) @ shift
 
 
 def hr_positions(frame: Frame, grid: Grid) -> np.ndarray:

@@ -1,0 +1,105 @@
+"""What the super-resolution network sees: the burst's samples placed on the fine grid.
+
+The sub-pixel information of a burst is *where* each frame's samples fall between the
+reference's pixels. Interpolating every frame onto the reference grid first throws that away,
+so the network is given the samples themselves: every frame's pixels are splatted
+(bilinearly) onto the high-resolution (HR) grid at the positions their transforms give, the
+reference's with ``REFERENCE_WEIGHT`` (it is the frame the output must agree with), and the
+sums are folded back to the low-resolution (LR) grid by space-to-depth, so that the network
+runs at LR speed:
+
+    channel 0                 the reference frame itself (LR)
+    channels 1 .. s^2         the splatted mean on the HR grid, space-to-depth (where no
+                              sample landed: the bicubic upsampling of the reference)
+    channels s^2+1 .. 2 s^2   the splat density w / (1 + w), space-to-depth: how much each
+                              HR pixel's value can be trusted
+
+The network predicts the HR residual over the bicubic upsampling of the reference (its
+output, s^2 channels, goes through depth-to-space). One frame is a valid burst: the splat is
+then the reference alone and the network acts as a single-image model. Training
+(``burst train``) and inference build these inputs with this same code.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .classical import Grid
+
+#: Splat weight of the reference frame's samples relative to the other frames'.
+REFERENCE_WEIGHT = 2.0
+
+
+def input_channels(scale: int) -> int:
+    """Channels of the network input for ``scale``."""
+    return 1 + 2 * scale * scale
+
+
+def space_to_depth(image: np.ndarray, scale: int) -> np.ndarray:
+    """(H, W) -> (H/s, W/s, s*s), channel index i*s + j for the HR offset (row i, column j)
+    (TensorFlow's order, which depth-to-space undoes)."""
+    h, w = image.shape[0] // scale, image.shape[1] // scale
+    blocks = image[:h * scale, :w * scale].reshape(h, scale, w, scale)
+    return blocks.transpose(0, 2, 1, 3).reshape(h, w, scale * scale)
+
+
+def depth_to_space(image: np.ndarray, scale: int) -> np.ndarray:
+    """(h, w, s*s) -> (h*s, w*s): the inverse of :func:`space_to_depth`."""
+    h, w = image.shape[:2]
+    return image.reshape(h, w, scale, scale).transpose(0, 2, 1, 3).reshape(h * scale, w * scale)
+
+
+def bicubic(image: np.ndarray, scale: int) -> np.ndarray:
+    """The reference upsampled by ``scale`` (pixel centres kept, as OpenCV does)."""
+    h, w = image.shape[:2]
+    return cv2.resize(image, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
+
+
+def splat(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
+          origin: tuple[int, int], size: tuple[int, int],
+          weights: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of w * value, sum of w) on the HR grid of the LR window at ``origin`` (x, y) of
+    ``size`` (h, w) reference pixels; frame 0 is the reference. ``weights`` (per frame, per
+    pixel, optional) fade samples out, e.g. where a frame disagrees with the reference."""
+    height, width = size[0] * scale, size[1] * scale
+    to_hr = Grid(scale, (float(origin[0]), float(origin[1])), size).from_reference()
+    value_sum = np.zeros(height * width, np.float64)
+    weight_sum = np.zeros(height * width, np.float64)
+    for index, (frame, transform) in enumerate(zip(frames, transforms)):
+        ys, xs = np.mgrid[0:frame.shape[0], 0:frame.shape[1]]
+        mapped = (to_hr @ transform) @ np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+        px, py = mapped[0] / mapped[2], mapped[1] / mapped[2]
+        base = REFERENCE_WEIGHT if index == 0 else 1.0
+        w = np.full(px.size, base) if weights is None else base * weights[index].ravel()
+        values = frame.ravel().astype(np.float64)
+        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
+        fx, fy = px - x0, py - y0
+        for dy, wy in ((0, 1 - fy), (1, fy)):
+            for dx, wx in ((0, 1 - fx), (1, fx)):
+                tx, ty = x0 + dx, y0 + dy
+                inside = (tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)
+                idx = (ty * width + tx)[inside]
+                ww = (w * wx * wy)[inside]
+                weight_sum += np.bincount(idx, ww, minlength=weight_sum.size)
+                value_sum += np.bincount(idx, ww * values[inside], minlength=value_sum.size)
+    return value_sum.reshape(height, width), weight_sum.reshape(height, width)
+
+
+def network_input(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
+                  origin: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None,
+                  weights: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(input h x w x (1 + 2 s^2), bicubic base H x W) for grey frames (frame 0 the reference).
+
+    ``origin``/``size`` pick a window of the reference (whole frame by default)."""
+    if size is None:
+        size = frames[0].shape[:2]
+    x, y = origin
+    reference = frames[0][y:y + size[0], x:x + size[1]].astype(np.float32)
+    base = bicubic(reference, scale)
+    value_sum, weight_sum = splat(frames, transforms, scale, origin, size, weights)
+    mean = np.where(weight_sum > 1e-6, value_sum / np.maximum(weight_sum, 1e-6), base)
+    density = weight_sum / (1.0 + weight_sum)
+    features = np.concatenate([reference[..., None], space_to_depth(mean.astype(np.float32), scale),
+                               space_to_depth(density.astype(np.float32), scale)], axis=2)
+    return features.astype(np.float32), base.astype(np.float32)

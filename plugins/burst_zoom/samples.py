@@ -1,0 +1,110 @@
+"""Training and benchmark samples: clean images -> sensor bursts -> network inputs and targets.
+
+One sample is a random crop of a clean image (flipped or transposed at random), turned into a
+burst of 1 to ``max_frames`` frames by :func:`burst_synth.sensor.sensor_burst` (random
+sub-pixel shifts and small rotations, box sampling, the recipe's noise at a random level,
+sometimes a patch moving on its own), with the true transforms perturbed a little as a
+registration stage would get them. Its input is what :func:`burst_zoom.features.network_input`
+builds at inference; its target is the clean crop minus the bicubic base (the residual the
+network predicts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from burst_synth.sensor import SensorBurst, sensor_burst
+
+from .features import network_input
+
+IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+def load_luma_images(folders: list[Path]) -> list[np.ndarray]:
+    """Every image of ``folders`` as float32 Y in [0, 1] (BT.601 of its gamma-encoded RGB)."""
+    images = []
+    for folder in folders:
+        for path in sorted(Path(folder).iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            images.append(cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)[..., 0].astype(np.float32) / 255)
+    if not images:
+        raise ValueError(f"no images in {', '.join(map(str, folders))}")
+    return images
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleOptions:
+    """How training bursts are made."""
+
+    scale: int = 4
+    patch: int = 32  # LR side of the network input
+    max_frames: int = 8
+    single_frame_share: float = 0.15  # samples with one frame: the single-image fallback
+    noise: tuple[float, float] = (1e-4, 3e-3)  # shot coefficient range (log-uniform)
+    shift: float = 2.0
+    rotation: float = 0.5
+    moving_patch_share: float = 0.2
+    registration_error: float = 0.03  # LR px, added to the true translations
+
+
+def make_sample(image: np.ndarray, options: SampleOptions, rng: np.random.Generator,
+                frames: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(input h x w x C, residual target H x W, bicubic base H x W) from one clean image."""
+    s = options.scale
+    margin = int(np.ceil(options.shift + 2)) + 1
+    side = (options.patch + 2 * margin) * s
+    if min(image.shape[:2]) < side:
+        image = cv2.resize(image, None, fx=side / min(image.shape[:2]) + 0.01,
+                           fy=side / min(image.shape[:2]) + 0.01, interpolation=cv2.INTER_AREA)
+    y = int(rng.integers(0, image.shape[0] - side + 1))
+    x = int(rng.integers(0, image.shape[1] - side + 1))
+    crop = _augment(image[y:y + side, x:x + side], rng)
+    if frames is None:
+        frames = 1 if rng.random() < options.single_frame_share else int(
+            rng.integers(2, options.max_frames + 1))
+    shot = float(np.exp(rng.uniform(*np.log(options.noise))))
+    burst = sensor_burst(np.ascontiguousarray(crop), s, frames, rng, shift=options.shift,
+                         rotation=options.rotation, noise=shot,
+                         moving_patch=rng.random() < options.moving_patch_share)
+    features, base = network_input(burst.frames, _as_estimated(burst, options, rng), s)
+    return features, burst.clean - base, base
+
+
+def _as_estimated(burst: SensorBurst, options: SampleOptions,
+                  rng: np.random.Generator) -> list[np.ndarray]:
+    """The true transforms with a registration-sized error (not on the reference)."""
+    out = [burst.transforms[0]]
+    for transform in burst.transforms[1:]:
+        noisy = transform.copy()
+        noisy[:2, 2] += rng.normal(0, options.registration_error, 2)
+        out.append(noisy)
+    return out
+
+
+def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    if rng.random() < 0.5:
+        patch = patch[::-1]
+    if rng.random() < 0.5:
+        patch = patch.T
+    return patch
+
+
+def make_batch(images: list[np.ndarray], options: SampleOptions, batch: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs B x C x h x w, targets B x 1 x H x W), float32, channels first (for torch)."""
+    inputs, targets = [], []
+    for _ in range(batch):
+        features, target, _ = make_sample(images[int(rng.integers(len(images)))], options, rng)
+        inputs.append(features.transpose(2, 0, 1))
+        targets.append(target[None])
+    return np.stack(inputs).astype(np.float32), np.stack(targets).astype(np.float32)
