@@ -130,6 +130,13 @@ def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
 
 
 @hookimpl
+def register_commands(cli) -> None:  # type: ignore[no-untyped-def]
+    """Add ``burst bench``."""
+    from .commands import bench
+    cli.add_command(bench)
+
+
+@hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
     """The zoom stages."""
     register(zoom_classical)

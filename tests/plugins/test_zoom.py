@@ -122,3 +122,21 @@ def test_network_features_place_samples_where_they_belong():
     cell = density[8:12, 8:12]
     assert cell[:, 0].max() < 1e-6 and cell[1:3, 2].min() > cell[1:3, 1].min() > cell[1:3, 3].min() > 0
     assert np.allclose(mean[5, 9], low[1, 2], atol=1e-6)
+
+
+def test_bench_zoom_prints_peers_side_by_side(tmp_path, burst_cli):
+    import imageio.v3 as iio
+    from burst_synth.scene import procedural_scene
+    rng = np.random.default_rng(2)
+    for name in ("set5", "b100"):
+        (tmp_path / name).mkdir()
+        image = cv2.GaussianBlur(procedural_scene(96, 128, rng), (0, 0), 1.0)
+        iio.imwrite(tmp_path / name / "a.png", (np.clip(image, 0, 1) * 255).astype(np.uint8))
+    result = burst_cli("bench", "zoom", "--scale", "2", "--data", tmp_path, "--model", "",
+                       "--limit", "1")
+    assert result.exit_code == 0, result.output
+    assert "single image x2, set5" in result.output and "8-frame bursts x2" in result.output
+    burst_rows = result.output.split("8-frame bursts x2, light")[1]
+    bicubic = float(burst_rows.split("\nbicubic")[1].split()[0])
+    classical = float(burst_rows.split("classical (zoom.classical)")[1].split()[0])
+    assert classical > bicubic + 0.5
