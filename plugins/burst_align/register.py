@@ -119,6 +119,13 @@ def moving_mask(reference: np.ndarray, moving: np.ndarray, homography: np.ndarra
                                flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
 
 
+def _plausible(homography: np.ndarray, estimates: tuple[np.ndarray, ...],
+               shape: tuple[int, ...]) -> bool:
+    """Whether a masked fit lands within 2 px of an earlier estimate: the unmasked ECC (which
+    a large moving object may have pulled away) or the features' (a MAGSAC consensus)."""
+    return min(_corner_shift(homography, e, shape) for e in estimates) <= 2.0
+
+
 def _corner_shift(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
     """How far apart two homographies put the image's corners, in pixels."""
     h, w = shape[:2]
@@ -140,12 +147,14 @@ def register(reference: np.ndarray, moving: np.ndarray) -> Registration:
     ECC runs at 1/4 and 1/2 size; then blobs that still disagree with the reference (a person,
     a car) are found at 1/2 size and the full-size ECC runs once, with them masked out, so
     that what moves does not pull the fit of the scene. The masked fit is dropped if it lands
-    more than 2 px from the unmasked one (the mask hid the scene's structure)."""
+    more than 2 px from both the unmasked fit and the features' (the mask hid the scene's
+    structure)."""
     initial, matches = feature_homography(reference, moving)
     coarse, correlation = ecc_refine(reference, moving, initial, finest=1)
     mask = _moving_mask_full_size(reference, moving, coarse)
     found = ecc_step(reference, moving, coarse, 1.0, mask)
-    if mask is not None and (found is None or _corner_shift(found[0], coarse, reference.shape) > 2.0):
+    if mask is not None and (found is None or not _plausible(found[0], (coarse, initial),
+                                                                reference.shape)):
         found = ecc_step(reference, moving, coarse, 1.0)
     if found is not None:
         coarse, correlation = found
