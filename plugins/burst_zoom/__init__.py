@@ -131,9 +131,10 @@ def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
 
 @hookimpl
 def register_commands(cli) -> None:  # type: ignore[no-untyped-def]
-    """Add ``burst bench``."""
-    from .commands import bench
-    cli.add_command(bench)
+    """Add ``burst bench``, ``burst train`` and ``burst export``."""
+    from .commands import bench, export_command, train_command
+    for command in (bench, train_command, export_command):
+        cli.add_command(command)
 
 
 @hookimpl

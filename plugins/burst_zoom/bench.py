@@ -26,7 +26,7 @@ from PIL import Image
 from burstcli import Burst, Frame
 
 from .features import bicubic
-from .samples import IMAGE_SUFFIXES, SampleOptions, _as_estimated
+from .samples import IMAGE_SUFFIXES, SampleOptions, _as_estimated, bicubic_downscale
 
 SINGLE_SETS = ("set5", "set14", "b100", "urban100_subset")
 BURST_SETS = ("set14", "b100")
@@ -59,12 +59,6 @@ def _full_range_y(rgb: np.ndarray) -> np.ndarray:
     return (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(np.float32)
 
 
-def _pil_downscale(y: np.ndarray, scale: int) -> np.ndarray:
-    h, w = y.shape
-    image = Image.fromarray(y.astype(np.float32), mode="F")
-    return np.asarray(image.resize((w // scale, h // scale), Image.BICUBIC), np.float32)
-
-
 @dataclasses.dataclass
 class Methods:
     """The scale, and the network (a ``burst_zoom.network.LoadedModel``) if there is one."""
@@ -95,7 +89,7 @@ def bench_single(data: Path, methods: Methods, limit: int | None) -> None:
         for rgb in _images(folder)[:limit]:
             h, w = rgb.shape[0] // s * s, rgb.shape[1] // s * s
             y = _full_range_y(rgb[:h, :w])
-            low = _pil_downscale(y, s)
+            low = bicubic_downscale(y, s)
             _timed_rows(methods, [low], [np.eye(3)], y, rows, seconds)
         _table(f"single image x{s}, {name} ({len(rows['bicubic'])} images)", rows, seconds)
 

@@ -54,3 +54,59 @@ def _default_data() -> Path:
         if candidate.is_dir():
             return candidate
     raise click.ClickException("no data folder: pass --data (see ../shared/data/README.md)")
+
+
+@click.command("train")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
+              help="checkpoint file (default: CONFIG with .pt); an existing one is resumed")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="override the config")
+@click.option("--export", "export_to", type=click.Path(path_type=Path), default=None,
+              help="fold and export to this .tflite when training ends")
+def train_command(config: Path, out: Path | None, steps: int | None,
+                  export_to: Path | None) -> None:
+    """Train the zoom network from a folder of clean images (needs burstcli[train]).
+
+    Bursts are made on the fly from the images (sub-pixel motion, box sampling, noise,
+    moving patches; see burst_zoom.samples); progress is printed as it goes, and the
+    checkpoint is written atomically, so an interrupted run resumes where it stopped."""
+    import dataclasses
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .training import export, load_config, train
+
+    try:
+        settings = load_config(config)
+    except (ValueError, TypeError) as error:
+        raise click.ClickException(str(error)) from None
+    if steps is not None:
+        settings = dataclasses.replace(settings, steps=steps,
+                                       checkpoint_every=min(settings.checkpoint_every, steps))
+    checkpoint = out or config.with_suffix(".pt")
+    with Progress(TextColumn("training x{task.fields[scale]}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} steps"),
+                  TextColumn("{task.fields[status]}"), TimeRemainingColumn()) as progress:
+        task = progress.add_task("train", total=settings.steps, scale=settings.scale, status="")
+
+        def report(step: int, loss: float, gain: float, seconds: float) -> None:
+            status = f"loss {loss:.4f}, +{gain:.2f} dB over bicubic (train-val), {seconds:.2f} s/step"
+            progress.update(task, completed=step, status=status)
+            progress.console.print(f"step {step}: {status}")
+
+        train(settings, checkpoint, report)
+    click.echo(f"checkpoint: {checkpoint}")
+    if export_to is not None:
+        click.echo(f"exported: {export(checkpoint, export_to)}")
+
+
+@click.command("export")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strategy", default="all", show_default=True,
+              help="which branches to merge: all, random, by_kernel_scale, by_count")
+@click.option("--unfolded", is_flag=True, help="keep every branch (a slow, exact reference)")
+def export_command(checkpoint: Path, out: Path, strategy: str, unfolded: bool) -> None:
+    """Fold a trained network (one convolution per module) and write OUT (.tflite + .json)."""
+    from .training import export
+    click.echo(f"exported: {export(checkpoint, out, strategy, folded=not unfolded)}")

@@ -55,26 +55,38 @@ class TiledModel:
         return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        """The model on ``image`` (H x W x C), tiled when larger than a tile."""
+        """The model on ``image`` (H x W x C), tiled when larger than a tile.
+
+        Tiles are cut from the image itself (never padded): a tile on the image's edge sees
+        the network's own zero padding there, exactly as the whole image would, and inside
+        the image every kept part has ``overlap`` pixels of real context, so the result
+        equals the untiled one. All tiles have one size (the last ones are moved inwards)."""
         height, width = image.shape[:2]
         if height <= self.tile and width <= self.tile:
             return self.run_whole(image)
-        step = self.tile - 2 * self.overlap
-        pad = self.overlap
-        # Reflect-pad so that every tile has the same size (one interpreter) and every kept
-        # centre has ``overlap`` pixels of real context on each side.
-        rows = -(-height // step)
-        cols = -(-width // step)
-        padded = np.pad(image, ((pad, rows * step - height + pad), (pad, cols * step - width + pad),
-                                (0, 0)), mode="reflect")
+        tile_h, tile_w = min(self.tile, height), min(self.tile, width)
         s = self.scale
         out = None
-        for r in range(rows):
-            for c in range(cols):
-                y, x = r * step, c * step
-                result = self.run_whole(padded[y:y + self.tile, x:x + self.tile])
+        for ys, ye, y0 in _spans(height, tile_h, self.overlap):
+            for xs, xe, x0 in _spans(width, tile_w, self.overlap):
+                result = self.run_whole(image[y0:y0 + tile_h, x0:x0 + tile_w])
                 if out is None:
-                    out = np.empty((rows * step * s, cols * step * s, result.shape[2]), np.float32)
-                out[y * s:(y + step) * s, x * s:(x + step) * s] = result[
-                    pad * s:(pad + step) * s, pad * s:(pad + step) * s]
-        return out[:height * s, :width * s]
+                    out = np.empty((height * s, width * s, result.shape[2]), np.float32)
+                out[ys * s:ye * s, xs * s:xe * s] = result[(ys - y0) * s:(ye - y0) * s,
+                                                           (xs - x0) * s:(xe - x0) * s]
+        return out
+
+
+def _spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int]]:
+    """(kept start, kept end, tile start) along one axis."""
+    if tile >= length:
+        return [(0, length, 0)]
+    step = tile - 2 * overlap
+    if step < 1:
+        raise ValueError(f"tile {tile} is too small for an overlap of {overlap}")
+    spans = []
+    for start in range(0, length, step):
+        end = min(start + step, length)
+        origin = min(max(start - overlap, 0), length - tile)
+        spans.append((start, end, origin))
+    return spans

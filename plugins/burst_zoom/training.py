@@ -1,0 +1,200 @@
+"""``burst train`` and ``burst export`` for the zoom network (needs ``burstcli[train]``).
+
+The network is seed 004's re-parameterisable one (:mod:`burst_train.net`) with the inputs of
+:mod:`burst_zoom.features`; samples are made on the fly from clean images
+(:mod:`burst_zoom.samples`, i.e. :mod:`burst_synth.sensor`). Branches without BatchNorm are
+trained in folded form (each module's single kernel rebuilt from its branches every step:
+the same gradients at the plain network's cost); with BatchNorm the branches run as they are.
+Export folds every module into one convolution and writes a ``.tflite`` (dynamic height and
+width) and a ``.json`` card beside it.
+
+A config file (YAML; paths relative to it)::
+
+    scale: 4
+    data: [../../shared/data/t91, ../../shared/data/kodak24]
+    steps: 20000
+    batch: 16
+    patch: 32            # LR side of a sample
+    learning_rate: 0.002
+    network: {features: 16, modules: 4, with_bn: false,
+              branches: [conv3, conv1-conv3, sobelx, sobely, laplacian, identity]}
+    samples: {max_frames: 8, noise: [0.0001, 0.003]}
+    seed: 0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+
+from .features import input_channels
+from .samples import SampleOptions, load_luma_images, make_batch
+
+DEFAULT_BRANCHES = ("conv3", "conv1-conv3", "sobelx", "sobely", "laplacian", "identity")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (what the model card reports)."""
+
+    scale: int = 4
+    data: tuple[str, ...] = ()
+    steps: int = 20000
+    batch: int = 16
+    patch: int = 32
+    learning_rate: float = 2e-3
+    features: int = 16
+    modules: int = 4
+    with_bn: bool = False
+    branches: tuple[str, ...] = DEFAULT_BRANCHES
+    samples: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    checkpoint_every: int = 500
+
+    def sample_options(self) -> SampleOptions:
+        extra = dict(self.samples)
+        if "noise" in extra:
+            extra["noise"] = tuple(extra["noise"])
+        return SampleOptions(scale=self.scale, patch=self.patch, **extra)
+
+
+def load_config(path: Path) -> TrainConfig:
+    """A :class:`TrainConfig` from YAML; data folders resolved against the file's folder."""
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    network = raw.pop("network", {}) or {}
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    renamed = {"features": network.get("features"), "modules": network.get("modules"),
+               "with_bn": network.get("with_bn"), "branches": network.get("branches")}
+    values = {**raw, **{k: v for k, v in renamed.items() if v is not None}}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+    base = Path(path).resolve().parent
+    values["data"] = tuple(str((base / d).resolve()) for d in values.get("data", ()))
+    if "branches" in values:
+        values["branches"] = tuple(values["branches"])
+    config = TrainConfig(**values)
+    config.sample_options()  # unknown sample keys fail here, before any training
+    return config
+
+
+def build_network(config: TrainConfig):  # type: ignore[no-untyped-def]
+    """The training-time network: reference channel weighted 2 at the start (learnt)."""
+    from burst_train.net import NetConfig, RepNet
+    channels = input_channels(config.scale)
+    net = NetConfig(in_channels=channels, out_channels=1, features=config.features,
+                    num_modules=config.modules, scale=config.scale, head="up",
+                    branches=config.branches, with_bn=config.with_bn,
+                    input_scale=(2.0,) + (1.0,) * (channels - 1), learn_input_scale=True)
+    return RepNet(net)
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    import torch
+    temp = path.with_name(path.name + ".tmp")
+    torch.save(obj, temp)
+    os.replace(temp, path)
+
+
+def train(config: TrainConfig, checkpoint: Path,
+          report: Callable[[int, float, float, float], None] | None = None) -> Path:
+    """Train (or resume from ``checkpoint``) for ``config.steps``; returns the checkpoint.
+
+    ``report(step, loss, validation_psnr_gain_db, seconds_per_step)`` is called every
+    ``checkpoint_every`` steps and at the end."""
+    import torch
+    torch.set_num_threads(int(os.environ.get("BURST_TRAIN_THREADS", os.cpu_count() or 1)))
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    images = load_luma_images([Path(d) for d in config.data])
+    options = config.sample_options()
+    model = build_network(config).set_mode("branches" if config.with_bn else "fused")
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    start = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        start = state["step"]
+        rng = np.random.default_rng([config.seed, start])  # a fresh stream after a resume
+    validation = _validation_batch(images, options, config.seed)
+    clock = time.perf_counter()
+    for step in range(start, config.steps):
+        for group in optimiser.param_groups:  # cosine decay to 1 % of the rate
+            group["lr"] = config.learning_rate * (0.01 + 0.99 * 0.5 * (
+                1 + math.cos(math.pi * step / config.steps)))
+        inputs, targets = (torch.from_numpy(a) for a in make_batch(images, options, config.batch, rng))
+        model.train()
+        loss = torch.nn.functional.l1_loss(model(inputs), targets)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        done = step + 1
+        if done % config.checkpoint_every == 0 or done == config.steps:
+            _atomic_save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                          "step": done, "config": dataclasses.asdict(config)}, checkpoint)
+            if report is not None:
+                seconds = (time.perf_counter() - clock) / max(1, done - start)
+                report(done, float(loss.detach()), validation_gain(model, validation), seconds)
+    return checkpoint
+
+
+def _validation_batch(images: list[np.ndarray], options: SampleOptions, seed: int):  # type: ignore[no-untyped-def]
+    """A fixed batch of training-distribution samples for progress reports (not a benchmark)."""
+    return make_batch(images, options, 32, np.random.default_rng([seed, 999]))
+
+
+def validation_gain(model, batch) -> float:  # type: ignore[no-untyped-def]
+    """PSNR gain (dB) of the model over its bicubic base on ``batch`` (full-range Y)."""
+    import torch
+    inputs, targets = (torch.from_numpy(a) for a in batch)
+    model.eval()
+    with torch.no_grad():
+        predicted = model(inputs)
+    base_error = float((targets ** 2).mean())
+    model_error = float(((targets - predicted) ** 2).mean())
+    return 10 * math.log10(base_error / max(model_error, 1e-12))
+
+
+def load_trained(checkpoint: Path):  # type: ignore[no-untyped-def]
+    """(model in eval mode with branches, TrainConfig) from a checkpoint."""
+    import torch
+    state = torch.load(checkpoint, weights_only=False)
+    raw = dict(state["config"])
+    raw["data"] = tuple(raw["data"])
+    raw["branches"] = tuple(raw["branches"])
+    config = TrainConfig(**raw)
+    model = build_network(config)
+    model.load_state_dict(state["model"])
+    model.set_mode("branches").eval()
+    return model, config, int(state["step"])
+
+
+def export(checkpoint: Path, out: Path, strategy: str = "all", folded: bool = True) -> Path:
+    """Fold (or, for comparison, keep every branch) and write ``out`` (.tflite) with its
+    .json card; returns the .tflite path."""
+    from burst_train.fold import fold_model, unfolded_graph
+    from burst_train.tflite_export import to_tflite
+    model, config, steps = load_trained(checkpoint)
+    graph = fold_model(model, strategy) if folded else unfolded_graph(model)
+    content = to_tflite(graph, f"burst zoom x{config.scale}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = out.with_name(out.name + ".tmp")
+    temp.write_bytes(content)
+    os.replace(temp, out)
+    card = {"scale": config.scale, "input_channels": input_channels(config.scale),
+            "folded": folded, "fold_strategy": strategy if folded else None,
+            "steps": steps, "parameters": graph.num_params(), "bytes": len(content),
+            "training": {**dataclasses.asdict(config),
+                         "data": [Path(d).name for d in config.data]}}
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return out

@@ -1,0 +1,79 @@
+"""The learned zoom: training a few steps, exact export, tiled inference, the stage."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the train extra (burstcli[train]) is not installed")
+pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+
+from burstcli import Burst, Frame  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A x2 network trained for a few steps on tiny generated images, exported."""
+    import imageio.v3 as iio
+    from click.testing import CliRunner
+    from burst_synth.scene import procedural_scene
+    from burstcli.cli import cli
+    root = tmp_path_factory.mktemp("train")
+    (root / "images").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        image = cv2.GaussianBlur(procedural_scene(96, 96, rng), (0, 0), 1.0)
+        iio.imwrite(root / "images" / f"{i}.png", (np.clip(image, 0, 1) * 255).astype(np.uint8))
+    (root / "tiny.yaml").write_text(
+        "scale: 2\ndata: [images]\nsteps: 3\nbatch: 2\npatch: 12\n"
+        "network: {features: 8, modules: 2}\ncheckpoint_every: 3\n")
+    result = CliRunner().invoke(cli, ["train", str(root / "tiny.yaml"), "--export",
+                                       str(root / "tiny.tflite")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "step 3:" in result.output and (root / "tiny.pt").is_file()
+    return root / "tiny.tflite"
+
+
+def test_export_is_exact_and_tiling_changes_nothing(trained):
+    import torch
+    from burst_zoom.runtime import TiledModel
+    from burst_zoom.training import load_trained
+    card = json.loads(trained.with_suffix(".json").read_text())
+    assert card["scale"] == 2 and card["folded"] and card["steps"] == 3
+    model, config, _ = load_trained(trained.with_suffix(".pt"))
+    x = np.random.default_rng(1).random((37, 45, card["input_channels"])).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x.transpose(2, 0, 1)[None]))[0, 0].numpy()
+    runner = TiledModel(trained, 2, tile=24, overlap=8)
+    whole = runner.run_whole(x)[..., 0]
+    tiled = runner(x)[..., 0]
+    assert np.abs(whole - expected).max() < 1e-4
+    assert np.abs(tiled - whole).max() < 1e-4  # 8 px of overlap covers the receptive field
+
+
+def test_zoom_network_stage_on_a_burst_and_on_one_frame(trained):
+    from burst_zoom import zoom_network
+    rng = np.random.default_rng(2)
+    frames = tuple(Frame(Path(f"{i}.png"), pixels=rng.random((30, 40, 3)).astype(np.float32),
+                         layout="rgb", transform=np.eye(3)) for i in range(3))
+    params = dataclasses.replace(zoom_network.params_type(), model=str(trained))
+    out = zoom_network(Burst("b", frames, reference=0), params)
+    assert out.image.shape == (60, 80, 3) and out.image_layout == "rgb"
+    one = zoom_network(Burst("b", frames[:1], reference=0),
+                       dataclasses.replace(params, field="center"))
+    assert one.image.shape == (30, 40, 3)
+
+
+def test_unfolded_export_gives_the_same_output(trained):
+    from burst_zoom.runtime import TiledModel
+    from burst_zoom.training import export
+    slow = export(trained.with_suffix(".pt"), trained.with_name("slow.tflite"), folded=False)
+    x = np.random.default_rng(3).random((20, 20, 9)).astype(np.float32)
+    fast_out = TiledModel(trained, 2).run_whole(x)
+    slow_out = TiledModel(slow, 2).run_whole(x)
+    assert np.abs(fast_out - slow_out).max() < 1e-4
