@@ -11,6 +11,8 @@ Sets:
   burst    8-frame bursts of B100 and Set14 images made by burst_synth.sensor (random
            sub-pixel shifts and rotations, box sampling, light and heavier noise), with the
            true transforms perturbed by a registration-sized error (0.03 LR px).
+  vid4     Vid4 city: 8 consecutive real video frames, downscaled, registered by
+           align.global (real sub-pixel motion, real aliasing).
 """
 
 from __future__ import annotations
@@ -116,6 +118,32 @@ def bench_bursts(data: Path, methods: Methods, limit: int | None, seed: int = 0)
         if count:
             _table(f"8-frame bursts x{s}, {label} noise (shot {shot}), {'+'.join(BURST_SETS)} "
                    f"({count} bursts)", rows, seconds)
+
+
+def bench_vid4(data: Path, methods: Methods, limit: int | None) -> None:
+    """Real video with real sub-pixel motion (Vid4 city): 8 consecutive HR frames downscaled
+    (antialiased bicubic), registered by ``align.global``, the 4th frame the reference."""
+    from burst_align import align_global
+    folder = data / "vid4_city"
+    if not folder.is_dir():
+        print(f"(skipped vid4: {folder} not found)")
+        return
+    s = methods.scale
+    lumas = [_full_range_y(rgb) for rgb in _images(folder)]
+    rows: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
+    starts = list(range(0, len(lumas) - 7, 8))[:limit]
+    for start in starts:
+        window = lumas[start:start + 8]
+        order = [3, 0, 1, 2, 4, 5, 6, 7]  # the reference first
+        h, w = window[0].shape[0] // s * s, window[0].shape[1] // s * s
+        lows = [bicubic_downscale(window[i][:h, :w], s) for i in order]
+        burst = Burst("v", tuple(Frame(Path(f"{i}.png"), pixels=low, layout="gray")
+                                 for i, low in enumerate(lows)), reference=0)
+        burst = align_global(burst, align_global.params_type())
+        transforms = [f.transform for f in burst.frames]
+        _timed_rows(methods, lows, transforms, window[3][:h, :w], rows, seconds)
+    _table(f"Vid4 city x{s}, real motion, {len(starts)} bursts of 8 frames", rows, seconds)
 
 
 def _timed_rows(methods: Methods, frames: list[np.ndarray], transforms: list[np.ndarray],
