@@ -146,6 +146,73 @@ def bench_vid4(data: Path, methods: Methods, limit: int | None) -> None:
     _table(f"Vid4 city x{s}, real motion, {len(starts)} bursts of 8 frames", rows, seconds)
 
 
+def bench_dng(methods: Methods, count: int, seed: int = 0) -> None:
+    """``burst synth`` DNG bursts (zoom = scale, 8 frames, low noise) through the whole RAW
+    path, against their clean HR truth developed by the same ``develop`` stage."""
+    import tempfile
+
+    import cv2
+
+    from burst_align import align_global
+    from burst_decode import decode
+    from burst_develop import develop, develop_frames
+    from burst_synth.api import SynthOptions, load_truth, make_burst
+
+    from . import zoom_classical, zoom_network
+    s = methods.scale
+    rows: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="burst-bench-dng-") as work:
+        for index in range(count):
+            opts = SynthOptions(frames=8, width=240, height=180, zoom=s, noise="low", blur=0.0,
+                                sharp_margin=0.0, seed=seed + index, name=f"d{index}")
+            make_burst(Path(work), opts)
+            truth = load_truth(Path(work) / opts.name)
+            files = sorted((Path(work) / opts.name).glob("*.dng"))
+            burst = decode(Burst("d", tuple(Frame(f) for f in files)), decode.params_type())
+            burst = align_global(burst.replace(reference=truth["reference"]),
+                                 align_global.params_type())
+            # Truth pixel k sits at LR position k / s; ours at (k - (s - 1) / 2) / s.
+            shift = np.float32([[1, 0, -(s - 1) / 2], [0, 1, -(s - 1) / 2]])
+            hr = cv2.warpAffine(truth["clean_hr"], shift, truth["clean_hr"].shape[1::-1],
+                                flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REFLECT)
+            target = develop(burst.replace(image=hr, image_layout="linear_raw"),
+                             develop.params_type()).image
+            calls = _dng_calls(burst, s, methods, zoom_classical, zoom_network, develop,
+                               develop_frames)
+            for name, run in calls.items():
+                start = time.perf_counter()
+                image = run()
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+                rows.setdefault(name, []).append(
+                    psnr(protocol_y(np.clip(image, 0, 1)), protocol_y(target), 4 * s))
+    _table(f"burst synth DNG bursts x{s} through the RAW path ({count} bursts of 8 frames)",
+           rows, seconds)
+
+
+def _dng_calls(burst, s, methods, zoom_classical, zoom_network, develop, develop_frames):  # type: ignore[no-untyped-def]
+    def developed(b: Burst) -> np.ndarray:
+        return develop(b, develop.params_type()).image
+
+    def bicubic_rgb() -> np.ndarray:
+        return bicubic(developed(burst), s)
+
+    def classical() -> np.ndarray:
+        params = dataclasses.replace(zoom_classical.params_type(), scale=s)
+        return developed(zoom_classical(burst, params))
+
+    calls = {"bicubic": bicubic_rgb, "classical (zoom.classical)": classical}
+    if methods.model is not None:
+        params = dataclasses.replace(zoom_network.params_type(),
+                                     model=str(methods.model.runner_path))
+        rgb = develop_frames(burst, develop_frames.params_type())
+        one = rgb.replace(selected=(burst.reference,))
+        calls["network, all frames"] = lambda: zoom_network(rgb, params).image
+        calls["network, reference only"] = lambda: zoom_network(one, params).image
+    return calls
+
+
 def _timed_rows(methods: Methods, frames: list[np.ndarray], transforms: list[np.ndarray],
                 truth: np.ndarray, rows: dict[str, list[float]], seconds: dict[str, float]) -> None:
     timings: dict[str, float] = {}

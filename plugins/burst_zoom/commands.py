@@ -21,15 +21,15 @@ def bench() -> None:
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="folder holding set5, set14, b100, urban100_subset (default: ../shared/data)")
 @click.option("--limit", type=int, default=None, help="at most this many images per set")
-@click.option("--sets", type=click.Choice(["single", "burst", "vid4", "all"]), default="all",
-              show_default=True)
+@click.option("--sets", type=click.Choice(["single", "burst", "vid4", "dng", "all"]),
+              default="all", show_default=True)
 def bench_zoom(scale: int, model: str | None, data: Path | None, limit: int | None,
                sets: str) -> None:
     """Super-resolution: single image (Set5/Set14/B100/Urban100), 8-frame sensor bursts of
     images no model saw, and Vid4 city (real motion)."""
     from burstcli.errors import StageError
 
-    from .bench import Methods, bench_bursts, bench_single, bench_vid4
+    from .bench import Methods, bench_bursts, bench_dng, bench_single, bench_vid4
     from .network import load_model
 
     data = data or _default_data()
@@ -50,6 +50,8 @@ def bench_zoom(scale: int, model: str | None, data: Path | None, limit: int | No
         bench_bursts(data, methods, limit)
     if sets in ("vid4", "all"):
         bench_vid4(data, methods, limit)
+    if sets in ("dng", "all"):
+        bench_dng(methods, limit or 4)
 
 
 def _default_data() -> Path:

@@ -26,6 +26,7 @@ class LoadedModel:
     name: str
     scale: int
     runner: TiledModel
+    runner_path: Path
 
 
 def load_model(name_or_path: str, tile: int) -> LoadedModel:
@@ -39,7 +40,8 @@ def load_model(name_or_path: str, tile: int) -> LoadedModel:
     if facts.get("input_channels") != input_channels(facts["scale"]):
         raise StageError(f"zoom: {path} was made for other inputs than this version builds")
     # The network's receptive field is a few input pixels: 8 of overlap hides tile seams.
-    return LoadedModel(path.stem, int(facts["scale"]), TiledModel(path, facts["scale"], tile=tile))
+    return LoadedModel(path.stem, int(facts["scale"]), TiledModel(path, facts["scale"], tile=tile),
+                       path)
 
 
 def to_ycc(rgb: np.ndarray) -> np.ndarray:
