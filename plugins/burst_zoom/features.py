@@ -67,6 +67,9 @@ def splat(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
     value_sum = np.zeros(height * width, np.float64)
     weight_sum = np.zeros(height * width, np.float64)
     for index, (frame, transform) in enumerate(zip(frames, transforms)):
+        frame, transform, kept = _within_window(frame, transform, origin, size)
+        if weights is not None:
+            weights = [*weights[:index], weights[index][kept], *weights[index + 1:]]
         ys, xs = np.mgrid[0:frame.shape[0], 0:frame.shape[1]]
         mapped = (to_hr @ transform) @ np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
         px, py = mapped[0] / mapped[2], mapped[1] / mapped[2]
@@ -84,6 +87,24 @@ def splat(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
                 weight_sum += np.bincount(idx, ww, minlength=weight_sum.size)
                 value_sum += np.bincount(idx, ww * values[inside], minlength=value_sum.size)
     return value_sum.reshape(height, width), weight_sum.reshape(height, width)
+
+
+def _within_window(frame: np.ndarray, transform: np.ndarray, origin: tuple[int, int],
+                   size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
+    """The part of ``frame`` that lands in the window (plus a 2 px rim), with its transform:
+    a digital zoom splats a sixteenth of each frame, not all of it."""
+    x0, y0 = origin
+    corners = np.array([[x0 - 1, y0 - 1, 1], [x0 + size[1], y0 - 1, 1],
+                        [x0 - 1, y0 + size[0], 1], [x0 + size[1], y0 + size[0], 1]], float).T
+    inside = np.linalg.inv(transform) @ corners
+    xs, ys = inside[0] / inside[2], inside[1] / inside[2]
+    left = int(np.clip(np.floor(xs.min()) - 2, 0, frame.shape[1]))
+    right = int(np.clip(np.ceil(xs.max()) + 3, left, frame.shape[1]))
+    top = int(np.clip(np.floor(ys.min()) - 2, 0, frame.shape[0]))
+    bottom = int(np.clip(np.ceil(ys.max()) + 3, top, frame.shape[0]))
+    kept = (slice(top, bottom), slice(left, right))
+    shift = np.array([[1, 0, left], [0, 1, top], [0, 0, 1.0]])
+    return frame[kept], transform @ shift, kept
 
 
 def network_input(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,

@@ -140,3 +140,15 @@ def test_bench_zoom_prints_peers_side_by_side(tmp_path, burst_cli):
     bicubic = float(burst_rows.split("\nbicubic")[1].split()[0])
     classical = float(burst_rows.split("classical (zoom.classical)")[1].split()[0])
     assert classical > bicubic + 0.5
+
+
+def test_network_features_of_a_window_equal_the_whole_frames_cut():
+    """Splatting only the part of each frame that lands in a zoom window changes nothing."""
+    from burst_zoom.features import network_input
+    rng = np.random.default_rng(3)
+    frames = [rng.random((40, 60)).astype(np.float32) for _ in range(3)]
+    transforms = [np.eye(3), np.array([[1, 0.01, 1.3], [-0.01, 1, -0.7], [0, 0, 1.0]]),
+                  np.array([[1, 0, -2.2], [0, 1, 1.6], [0, 0, 1.0]])]
+    whole, _ = network_input(frames, transforms, 2)
+    window, _ = network_input(frames, transforms, 2, origin=(15, 10), size=(20, 30))
+    assert np.allclose(window, whole[10:30, 15:45], atol=1e-5)
