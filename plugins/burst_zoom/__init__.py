@@ -11,6 +11,7 @@ from burstcli.errors import StageError
 from burst_decode.arrays import normalized
 
 from .classical import Grid, SensorModel, back_project, kernel_start
+from .features import crop_to_window
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +73,7 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
     grid = Grid(params.scale, (x, y), (h, w))
     level = float(reference.mean())
     gains = [level / max(float(normalized(f).mean()), 1e-9) for f in frames]
+    frames = [crop_to_window(f, (x, y), (h, w)) for f in frames]  # a zoom needs a part only
     start = kernel_start(frames, gains, grid, params.sigma * params.scale,
                          np.full((*grid.shape, 3), float(reference.mean()), np.float32))
     if frames[0].layout != "cfa" and reference.ndim == 2:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from burstcli import Frame
+
 from .classical import Grid
 
 #: Splat weight of the reference frame's samples relative to the other frames'.
@@ -89,7 +91,7 @@ def splat(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
     return value_sum.reshape(height, width), weight_sum.reshape(height, width)
 
 
-def _within_window(frame: np.ndarray, transform: np.ndarray, origin: tuple[int, int],
+def _within_window(frame: np.ndarray, transform: np.ndarray, origin: tuple[float, float],
                    size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
     """The part of ``frame`` that lands in the window (plus a 2 px rim), with its transform:
     a digital zoom splats a sixteenth of each frame, not all of it."""
@@ -105,6 +107,19 @@ def _within_window(frame: np.ndarray, transform: np.ndarray, origin: tuple[int, 
     kept = (slice(top, bottom), slice(left, right))
     shift = np.array([[1, 0, left], [0, 1, top], [0, 0, 1.0]])
     return frame[kept], transform @ shift, kept
+
+
+def crop_to_window(frame: Frame, origin: tuple[float, float], size: tuple[int, int]) -> Frame:
+    """A frame cut to the part that lands in a reference window (its transform adjusted);
+    a mosaic is cut at even offsets, so its colour phase is unchanged."""
+    transform = frame.transform if frame.transform is not None else np.eye(3)
+    _, _, (rows, cols) = _within_window(frame.pixels, transform, origin, size)
+    top, left = rows.start, cols.start
+    if frame.layout == "cfa":
+        top, left = top - top % 2, left - left % 2
+    shift = np.array([[1, 0, left], [0, 1, top], [0, 0, 1.0]])
+    return frame.replace(pixels=frame.pixels[top:rows.stop, left:cols.stop],
+                         transform=transform @ shift)
 
 
 def network_input(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
