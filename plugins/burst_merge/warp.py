@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
+from burst_align import source_positions
 from burst_decode.arrays import normalized
 
 INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
@@ -61,16 +62,6 @@ def full_flow(frame: Frame, shape: tuple[int, ...]) -> np.ndarray:
     if frame.flow.shape[:2] == (height, width):
         return frame.flow.astype(np.float32, copy=False)
     return cv2.resize(frame.flow.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def source_positions(transform: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[
-        np.ndarray, np.ndarray]:
-    """Frame positions of reference positions (xs, ys): the inverse transform applied."""
-    inverse = np.linalg.inv(transform)
-    u = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
-    v = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
-    w = inverse[2, 0] * xs + inverse[2, 1] * ys + inverse[2, 2]
-    return (u / w).astype(np.float32), (v / w).astype(np.float32)
 
 
 def _remap(image: np.ndarray, u: np.ndarray, v: np.ndarray, flag: int) -> np.ndarray:

@@ -48,7 +48,7 @@ def hr_positions(frame: Frame, grid: Grid) -> np.ndarray:
     return output_positions(grid.from_reference() @ transform, frame.pixels.shape[:2], 1.0)
 
 
-def _channel_masks(frame: Frame, shape: tuple[int, int]) -> list[np.ndarray] | None:
+def _channel_masks(frame: Frame) -> list[np.ndarray] | None:
     channels = sample_channels(frame)
     if channels is None:
         return None
@@ -91,7 +91,7 @@ class SensorModel:
         w = to_frame[2, 0] * xs + to_frame[2, 1] * ys + to_frame[2, 2]
         self.back_x = ((to_frame[0, 0] * xs + to_frame[0, 1] * ys + to_frame[0, 2]) / w).astype(np.float32)
         self.back_y = ((to_frame[1, 0] * xs + to_frame[1, 1] * ys + to_frame[1, 2]) / w).astype(np.float32)
-        self.masks = _channel_masks(frame, (height, width))
+        self.masks = _channel_masks(frame)
 
     def simulate(self, estimate: np.ndarray) -> np.ndarray:
         """The frame as the sensor would record the HR ``estimate`` (all channels)."""

@@ -70,13 +70,11 @@ def splat(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
     weight_sum = np.zeros(height * width, np.float64)
     for index, (frame, transform) in enumerate(zip(frames, transforms)):
         frame, transform, kept = _within_window(frame, transform, origin, size)
-        if weights is not None:
-            weights = [*weights[:index], weights[index][kept], *weights[index + 1:]]
         ys, xs = np.mgrid[0:frame.shape[0], 0:frame.shape[1]]
         mapped = (to_hr @ transform) @ np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
         px, py = mapped[0] / mapped[2], mapped[1] / mapped[2]
         base = REFERENCE_WEIGHT if index == 0 else 1.0
-        w = np.full(px.size, base) if weights is None else base * weights[index].ravel()
+        w = np.full(px.size, base) if weights is None else base * weights[index][kept].ravel()
         values = frame.ravel().astype(np.float64)
         x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
         fx, fy = px - x0, py - y0
