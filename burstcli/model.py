@@ -18,8 +18,9 @@ import numpy as np
 #: How a frame's pixels are laid out.
 #: ``cfa``: a 2-D Bayer (or other colour-filter) mosaic, straight from the sensor;
 #: ``rgb``: H x W x 3 (or 4) developed colour; ``gray``: H x W single channel;
-#: ``linear_raw``: H x W x C demosaicked but undeveloped sensor data (LinearRaw DNG).
-Layout = Literal["cfa", "rgb", "gray", "linear_raw"]
+#: ``linear_raw``: H x W x C demosaicked but undeveloped sensor data (LinearRaw DNG);
+#: ``yuv``: H x W x 3 float Y, U, V (BT.601 full range, U and V centred on 0.5).
+Layout = Literal["cfa", "rgb", "gray", "linear_raw", "yuv"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,10 +35,13 @@ from .context import AppState, fail, get_state
 @click.option("--overwrite", is_flag=True, help="Redo bursts whose output already exists.")
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1),
               help="Bursts processed in parallel (separate processes).")
+@click.option("--crop", metavar="X,Y,W,H", default=None,
+              help="Zoom into this region of the reference frame (pixels): sets `field` on "
+                   "every stage of the preset that has one, e.g. with --preset zoom4x.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; decode and write nothing.")
 def enhance(paths: tuple[Path, ...], preset: str, overrides: tuple[str, ...], output: Path | None,
             output_format: str, recursive: bool, grouper: str, gap: float, count: int,
-            overwrite: bool, jobs: int, dry_run: bool) -> None:
+            overwrite: bool, jobs: int, crop: str | None, dry_run: bool) -> None:
     """Run a preset over the bursts in PATHS and write one image per burst.
 
     A folder that directly holds images is one burst; its subfolders holding images are
@@ -48,6 +51,9 @@ def enhance(paths: tuple[Path, ...], preset: str, overrides: tuple[str, ...], ou
     """
     state = get_state()
     loaded = _load_preset(state, preset, overrides)
+    if crop is not None:
+        overrides = (*overrides, *crop_overrides(loaded, crop))
+        loaded = _load_preset(state, preset, overrides)
     _check_choice("--format", output_format, state.registry.writers)
     _check_choice("--group", grouper, state.registry.groupers)
     if grouper == "count" and count < 1:
@@ -81,6 +87,17 @@ def _load_preset(state: AppState, name: str, overrides: tuple[str, ...]) -> Pres
                            overrides=overrides)
     except BurstError as exc:
         fail(str(exc))
+
+
+def crop_overrides(loaded: Preset, crop: str) -> list[str]:
+    """``--set`` strings giving ``crop`` to every step with a ``field`` parameter."""
+    parts = crop.split(",")
+    if len(parts) != 4 or not all(p.strip().replace(".", "", 1).isdigit() for p in parts):
+        fail(f"--crop: {crop!r} is not X,Y,W,H (pixels of the reference frame)")
+    steps = [step.stage for step in loaded.steps if hasattr(step.params, "field")]
+    if not steps:
+        fail(f"--crop: preset {loaded.name!r} has no stage with a `field` (try zoom4x)")
+    return [f"{name}.field={crop.replace(' ', '')}" for name in steps]
 
 
 def _check_choice(option: str, value: str, choices: dict[str, object]) -> None:

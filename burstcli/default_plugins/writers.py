@@ -45,6 +45,9 @@ def displayable(image: np.ndarray, layout: Layout, *, max_bits: int = 16) -> np.
     if layout in ("cfa", "linear_raw"):
         raise StageError("the chain ends with undeveloped RAW data: add the `develop` stage "
                          "to the preset")
+    if layout == "yuv":
+        raise StageError("the chain ends with YUV data: add the `colour.rgb` stage to the "
+                         "preset")
     if image.dtype == np.uint8 or (image.dtype == np.uint16 and max_bits == 16):
         return image
     if image.dtype == np.uint16:

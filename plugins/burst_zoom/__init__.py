@@ -12,6 +12,9 @@ from burst_decode.arrays import normalized
 
 from .classical import Grid, SensorModel, back_project, kernel_start
 from .features import crop_to_window
+from .window import NOTE, burst_window, cut_box, in_decoded_frame, window
+
+__all__ = ["window", "zoom_classical", "zoom_network", "zoom_window"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,22 +34,6 @@ class ClassicalParams:
     def __post_init__(self) -> None:
         if self.scale < 1 or self.iterations < 0 or self.step <= 0:
             raise ValueError("scale must be >= 1, iterations >= 0 and step > 0")
-
-
-def window(field: str, scale: int, height: int, width: int) -> tuple[float, float, int, int]:
-    """(x, y, w, h) of the reference window a ``field`` names."""
-    if field == "full":
-        return 0.0, 0.0, width, height
-    if field == "center":
-        w, h = max(1, round(width / scale)), max(1, round(height / scale))
-        return (width - w) / 2, (height - h) / 2, w, h
-    try:
-        x, y, w, h = (float(v) for v in field.split(","))
-    except ValueError:
-        raise StageError(f"zoom: field {field!r} is not 'full', 'center' or 'x,y,w,h'") from None
-    if w < 1 or h < 1 or x < 0 or y < 0 or x + w > width or y + h > height:
-        raise StageError(f"zoom: field {field!r} is not inside the {width}x{height} frame")
-    return x, y, int(w), int(h)
 
 
 @stage("zoom.classical", ClassicalParams)
@@ -69,7 +56,7 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
         raise StageError("zoom: frames are not registered; put an `align.*` stage first")
     reference = normalized(frames[0])
     height, width = reference.shape[:2]
-    x, y, w, h = window(params.field, params.scale, height, width)
+    x, y, w, h = burst_window(burst, params.field, params.scale, height, width)
     grid = Grid(params.scale, (x, y), (h, w))
     level = float(reference.mean())
     gains = [level / max(float(normalized(f).mean()), 1e-9) for f in frames]
@@ -87,7 +74,7 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
     elif image.shape[2] == 1:
         image = image[..., 0]
     return burst.replace(image=image.astype(np.float32), image_layout=layout).with_note(
-        "zoom.classical", {"scale": params.scale, "window": [x, y, w, h],
+        "zoom.classical", {"scale": params.scale, "window": in_decoded_frame(burst, x, y, w, h),
                            "frames": indices, "iterations": params.iterations})
 
 
@@ -97,6 +84,12 @@ class NetworkParams:
                              "`burst export` (its .json card beside it gives the scale)")
     field: str = param("full", "as zoom.classical: full, center or x,y,w,h")
     tile: int = param(256, "network tile side in input pixels (memory stays bounded)")
+    ensemble: int = param(1, "self-ensemble: average the network over 1, 2, 4 or 8 "
+                             "orientations of the burst (flips, transposes); slower, finer")
+
+    def __post_init__(self) -> None:
+        if self.ensemble not in (1, 2, 4, 8):
+            raise ValueError("ensemble must be 1, 2, 4 or 8")
 
 
 @stage("zoom.network", NetworkParams)
@@ -107,8 +100,10 @@ def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
     :mod:`burst_zoom.features`), and the network, run tile by tile at the input resolution,
     predicts the detail over the bicubic upsampling of the reference. It runs on the
     luminance Y (BT.601) of gamma-encoded frames; the colour (U, V) is bicubic from the
-    reference (004 [0141]); grey frames stay grey. A burst of one frame uses the same network
-    as a single-image model. RAW frames must be developed first (``develop.frames``).
+    reference (004 [0141]): YUV frames (``colour.yuv``) give a YUV image, RGB frames an RGB
+    one (through the same conversion), grey stays grey. A burst of one frame goes to the
+    model's single-image fallback. ``ensemble`` averages the network over flips and
+    transposes of the burst. RAW frames must be developed first (``develop.frames``).
     """
     from .network import load_model, run_network
 
@@ -123,12 +118,52 @@ def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
     model = load_model(params.model, params.tile)
     reference = normalized(frames[0])
     height, width = reference.shape[:2]
-    x, y, w, h = window(params.field, model.scale, height, width)
-    image = run_network(model, frames, (int(round(x)), int(round(y))), (h, w))
-    layout = "gray" if image.ndim == 2 else "rgb"
+    x, y, w, h = burst_window(burst, params.field, model.scale, height, width)
+    image, layout = run_network(model, frames, (int(round(x)), int(round(y))), (h, w),
+                                params.ensemble)
     return burst.replace(image=image, image_layout=layout).with_note(
-        "zoom.network", {"model": model.name, "scale": model.scale, "window": [x, y, w, h],
-                         "frames": indices})
+        "zoom.network", {"model": model.for_frames(len(frames)).name, "scale": model.scale,
+                         "window": in_decoded_frame(burst, x, y, w, h), "frames": indices,
+                         "ensemble": params.ensemble})
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowParams:
+    scale: int = param(4, "the zoom's scale ('center' is the central 1/scale of the view)")
+    field: str = param("center", "what the zoom will enlarge, as the zoom stages' field: "
+                                 "center or x,y,w,h in the decoded frames' pixels")
+    margin: int = param(96, "pixels kept around the window on each side: room for "
+                            "registration and for the hand-held drift between frames")
+
+    def __post_init__(self) -> None:
+        if self.scale < 1 or self.margin < 0:
+            raise ValueError("scale must be >= 1 and margin >= 0")
+
+
+@stage("zoom.window", WindowParams)
+def zoom_window(burst: Burst, params: WindowParams) -> Burst:
+    """Cut every frame to the zoom's window plus a margin, before scoring and registration.
+
+    A digital zoom enlarges a part of the view (a 4x zoom: a sixteenth), so the stages
+    before it need only that part: sharpness is scored where the user zooms, and
+    registration and developing touch about a tenth of a large frame's pixels. The zoom
+    stages after it keep reading ``field`` in the decoded frames' pixels (the cut is noted
+    in the sidecar). Mosaics are cut at even offsets (the colour pattern is unchanged).
+    Goes right after ``decode``; frames must not be registered yet.
+    """
+    frames = burst.frames
+    if any(f.pixels is None for f in frames):
+        raise StageError("zoom.window: frames are not decoded; put `decode` first")
+    if any(f.transform is not None for f in frames):
+        raise StageError("zoom.window: frames are already registered; put it before align.*")
+    if NOTE in burst.notes:
+        raise StageError("zoom.window: the frames were cut already")
+    height, width = burst.reference_frame.pixels.shape[:2]
+    left, top, right, bottom = cut_box(params.field, params.scale, height, width, params.margin)
+    cut = [f.replace(pixels=f.pixels[top:bottom, left:right]) for f in frames]
+    return burst.with_frames(cut).with_note(NOTE, {
+        "origin": [left, top], "size": [right - left, bottom - top],
+        "frame_size": [width, height]})
 
 
 @hookimpl
@@ -142,5 +177,6 @@ def register_commands(cli) -> None:  # type: ignore[no-untyped-def]
 @hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
     """The zoom stages."""
+    register(zoom_window)
     register(zoom_classical)
     register(zoom_network)

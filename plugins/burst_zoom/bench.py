@@ -67,6 +67,7 @@ class Methods:
 
     scale: int
     model: object | None  # burst_zoom.network.LoadedModel
+    ensemble: int = 1  # the network's self-ensemble
 
 
 def _table(title: str, rows: dict[str, list[float]], seconds: dict[str, float]) -> None:
@@ -204,7 +205,7 @@ def _dng_calls(burst, s, methods, zoom_classical, zoom_network, develop, develop
 
     calls = {"bicubic": bicubic_rgb, "classical (zoom.classical)": classical}
     if methods.model is not None:
-        params = dataclasses.replace(zoom_network.params_type(),
+        params = dataclasses.replace(zoom_network.params_type(), ensemble=methods.ensemble,
                                      model=str(methods.model.runner_path))
         rgb = develop_frames(burst, develop_frames.params_type())
         one = rgb.replace(selected=(burst.reference,))
@@ -241,7 +242,7 @@ def _method_calls(methods: Methods, frames: list[np.ndarray], transforms: list[n
         size = frames[0].shape
         if len(frames) > 1:
             calls["network, all frames"] = lambda: super_resolve_luma(
-                methods.model, frames, transforms, (0, 0), size)
+                methods.model, frames, transforms, (0, 0), size, methods.ensemble)
         calls["network, reference only"] = lambda: super_resolve_luma(
-            methods.model, frames[:1], transforms[:1], (0, 0), size)
+            methods.model, frames[:1], transforms[:1], (0, 0), size, methods.ensemble)
     return calls

@@ -23,8 +23,10 @@ def bench() -> None:
 @click.option("--limit", type=int, default=None, help="at most this many images per set")
 @click.option("--sets", type=click.Choice(["single", "burst", "vid4", "dng", "all"]),
               default="all", show_default=True)
+@click.option("--ensemble", type=click.Choice(["1", "2", "4", "8"]), default="1",
+              show_default=True, help="the network's self-ensemble (orientations averaged)")
 def bench_zoom(scale: int, model: str | None, data: Path | None, limit: int | None,
-               sets: str) -> None:
+               sets: str, ensemble: str) -> None:
     """Super-resolution: single image (Set5/Set14/B100/Urban100), 8-frame sensor bursts of
     images no model saw, and Vid4 city (real motion)."""
     from burstcli.errors import StageError
@@ -43,7 +45,7 @@ def bench_zoom(scale: int, model: str | None, data: Path | None, limit: int | No
         click.echo(f"(no network for x{scale}: {error}; peers only)")
     if loaded is not None and loaded.scale != scale:
         raise click.ClickException(f"{model} is a x{loaded.scale} model, not x{scale}")
-    methods = Methods(scale, loaded)
+    methods = Methods(scale, loaded, int(ensemble))
     if sets in ("single", "all"):
         bench_single(data, methods, limit)
     if sets in ("burst", "all"):

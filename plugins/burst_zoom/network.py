@@ -6,17 +6,20 @@ import dataclasses
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from burstcli import Frame
 from burstcli.errors import StageError
+from burst_colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burst_decode.arrays import normalized
 
-from .features import depth_to_space, input_channels, network_input
+from .features import depth_to_space, input_channels, network_input, space_to_depth
 from .runtime import TiledModel
 
 MODELS = Path(__file__).parent / "models"
+
+#: Self-ensemble orientations, best first: bit 4 transposes, bit 2 flips rows, bit 1 columns.
+ORIENTATIONS = (0, 3, 4, 7, 1, 2, 5, 6)
 
 
 @dataclasses.dataclass
@@ -27,12 +30,30 @@ class LoadedModel:
     scale: int
     runner: TiledModel
     runner_path: Path
+    single: LoadedModel | None = None  # the one-frame fallback, when there is one
+
+    def for_frames(self, count: int) -> LoadedModel:
+        """The model for a burst of ``count`` frames: one frame gets the fallback if any."""
+        return self.single if count == 1 and self.single is not None else self
 
 
 def load_model(name_or_path: str, tile: int) -> LoadedModel:
-    """A shipped model by name (``x2``, ``x4``) or a ``.tflite`` path with its ``.json``."""
+    """A shipped model by name (``x2``, ``x4``) or a ``.tflite`` path with its ``.json``.
+
+    A model ``X.tflite`` with an ``X_single.tflite`` beside it (the shipped ones have one)
+    hands bursts of one frame to that single-image model."""
     path = MODELS / f"zoom_{name_or_path}.tflite" if "/" not in name_or_path and not \
         name_or_path.endswith(".tflite") else Path(name_or_path)
+    model = _load(path, name_or_path, tile)
+    single = path.with_name(f"{path.stem}_single.tflite")
+    if not path.stem.endswith("_single") and single.is_file():
+        model.single = _load(single, str(single), tile)
+        if model.single.scale != model.scale:
+            raise StageError(f"zoom: {single} is not a x{model.scale} model")
+    return model
+
+
+def _load(path: Path, name_or_path: str, tile: int) -> LoadedModel:
     card = path.with_suffix(".json")
     if not path.is_file() or not card.is_file():
         raise StageError(f"zoom: no model {name_or_path!r} ({path} and its .json card)")
@@ -44,45 +65,83 @@ def load_model(name_or_path: str, tile: int) -> LoadedModel:
                        path)
 
 
-def to_ycc(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 full-range Y, Cr, Cb (OpenCV's order) of gamma-encoded RGB in [0, 1]."""
-    return cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2YCrCb)
-
-
-def from_ycc(ycc: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`to_ycc`."""
-    return cv2.cvtColor(ycc.astype(np.float32), cv2.COLOR_YCrCb2RGB)
-
-
 def luma(frame: Frame) -> np.ndarray:
-    """The frame's Y (grey frames are their own)."""
+    """The frame's Y: channel 0 of a YUV frame, BT.601 of an RGB one; grey is its own."""
     values = normalized(frame)
-    return to_ycc(values)[..., 0] if values.ndim == 3 else values
+    if frame.layout == "yuv":
+        return values[..., 0]
+    return rgb_to_yuv(values)[..., 0] if values.ndim == 3 else values
 
 
 def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: list[np.ndarray],
-                       origin: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
-    """The network's HR Y for a window of the reference (frame 0)."""
+                       origin: tuple[int, int], size: tuple[int, int],
+                       ensemble: int = 1) -> np.ndarray:
+    """The network's HR Y for a window of the reference (frame 0).
+
+    ``ensemble`` > 1 averages the network over that many orientations of its input (flips
+    and transposes of the whole burst, undone on the output): the usual self-ensemble."""
+    model = model.for_frames(len(lumas))
     features, base = network_input(lumas, transforms, model.scale, origin, size)
-    residual = model.runner(features)
-    if residual.shape[:2] != base.shape:  # a model ending in s*s channels, not depth-to-space
-        residual = depth_to_space(residual, model.scale)
-    return base + residual.reshape(base.shape)
+    residual = np.zeros(base.shape, np.float32)
+    for orientation in ORIENTATIONS[:ensemble]:
+        out = model.runner(oriented_features(features, model.scale, orientation))
+        if out.shape[2] > 1:  # a model ending in s*s channels, not depth-to-space
+            out = depth_to_space(out, model.scale)
+        residual += unorient(out.reshape(out.shape[:2]), orientation)
+    return base + residual / max(1, min(ensemble, len(ORIENTATIONS)))
+
+
+def orient(image: np.ndarray, orientation: int) -> np.ndarray:
+    """``image`` (rows and columns first) transposed / flipped as ``orientation``'s bits say."""
+    if orientation & 4:
+        image = image.swapaxes(0, 1)
+    if orientation & 2:
+        image = image[::-1]
+    if orientation & 1:
+        image = image[:, ::-1]
+    return image
+
+
+def unorient(image: np.ndarray, orientation: int) -> np.ndarray:
+    """The inverse of :func:`orient`."""
+    if orientation & 1:
+        image = image[:, ::-1]
+    if orientation & 2:
+        image = image[::-1]
+    if orientation & 4:
+        image = image.swapaxes(0, 1)
+    return image
+
+
+def oriented_features(features: np.ndarray, scale: int, orientation: int) -> np.ndarray:
+    """The network input of the burst seen in another orientation: the reference channel
+    turned as is, the fine-grid planes turned on the fine grid (then space-to-depth again)."""
+    if orientation == 0:
+        return features
+    cells = scale * scale
+    planes = [orient(features[..., :1], orientation)]
+    for start in range(1, features.shape[2], cells):
+        fine = orient(depth_to_space(features[..., start:start + cells], scale), orientation)
+        planes.append(space_to_depth(np.ascontiguousarray(fine), scale))
+    return np.ascontiguousarray(np.concatenate(planes, axis=2))
 
 
 def run_network(model: LoadedModel, frames: list[Frame], origin: tuple[int, int],
-                size: tuple[int, int]) -> np.ndarray:
-    """HR image of the window: Y from the network, colour bicubic from the reference."""
+                size: tuple[int, int], ensemble: int = 1) -> tuple[np.ndarray, str]:
+    """(HR image of the window, its layout): Y from the network, U and V bicubic from the
+    reference. YUV frames (``colour.yuv``) give YUV; RGB frames go through the same
+    conversion and come back RGB; grey stays grey."""
     transforms = [np.eye(3) if f.transform is None else f.transform for f in frames]
     lumas = [luma(f) for f in frames]
     level = float(lumas[0].mean())  # bursts jitter in exposure: bring frames to the reference's
     lumas = [lumas[0], *(l * np.float32(level / max(float(l.mean()), 1e-6)) for l in lumas[1:])]
-    y = super_resolve_luma(model, lumas, transforms, origin, size)
+    y = super_resolve_luma(model, lumas, transforms, origin, size, ensemble)
     reference = normalized(frames[0])
     if reference.ndim == 2:
-        return np.clip(y, 0.0, 1.0).astype(np.float32)
+        return np.clip(y, 0.0, 1.0).astype(np.float32), "gray"
     x0, y0 = origin
     window = reference[y0:y0 + size[0], x0:x0 + size[1]]
-    colour = cv2.resize(to_ycc(window), (y.shape[1], y.shape[0]), interpolation=cv2.INTER_CUBIC)
-    colour[..., 0] = y
-    return np.clip(from_ycc(colour), 0.0, 1.0).astype(np.float32)
+    if frames[0].layout == "yuv":
+        return upsample_chroma(window, y), "yuv"
+    rgb = yuv_to_rgb(upsample_chroma(rgb_to_yuv(window), y))
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32), "rgb"

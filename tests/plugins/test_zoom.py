@@ -11,6 +11,7 @@ import pytest
 
 from burst_zoom import window, zoom_classical
 from burstcli import Burst, Frame
+from burstcli.errors import StageError
 
 
 def aliased_burst(scale: int, frames: int, seed: int = 1) -> tuple[Burst, np.ndarray]:
@@ -152,3 +153,77 @@ def test_network_features_of_a_window_equal_the_whole_frames_cut():
     whole, _ = network_input(frames, transforms, 2)
     window, _ = network_input(frames, transforms, 2, origin=(15, 10), size=(20, 30))
     assert np.allclose(window, whole[10:30, 15:45], atol=1e-5)
+
+
+def _flip_transform(width: int) -> np.ndarray:
+    return np.array([[-1, 0, width - 1], [0, 1, 0], [0, 0, 1.0]])
+
+
+@pytest.mark.parametrize("orientation", range(8))
+def test_self_ensemble_orientations_equal_the_burst_turned(orientation):
+    """The network input of a flipped/transposed burst is the input turned on both grids,
+    so the self-ensemble undoes exactly what it did."""
+    from burst_zoom.features import network_input
+    from burst_zoom.network import orient, oriented_features
+    rng = np.random.default_rng(5)
+    h, w = 10, 14
+    frames = [rng.random((h, w)).astype(np.float32) for _ in range(3)]
+    transforms = [np.eye(3), np.array([[1, 0, 0.3], [0, 1, -0.45], [0, 0, 1.0]]),
+                  np.array([[1, 0.02, -0.6], [-0.02, 1, 0.2], [0, 0, 1.0]])]
+    swap = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1.0]])
+    turned_frames, turned_transforms = [], []
+    for frame, transform in zip(frames, transforms):
+        # Pixel maps of orient(): transpose, then flip rows, then flip columns.
+        frame_map, ref_map = np.eye(3), np.eye(3)
+        fh, fw, rh, rw = h, w, h, w
+        if orientation & 4:
+            frame_map, ref_map, fh, fw, rh, rw = swap, swap, w, h, w, h
+        if orientation & 2:
+            frame_map = swap @ _flip_transform(fh) @ swap @ frame_map
+            ref_map = swap @ _flip_transform(rh) @ swap @ ref_map
+        if orientation & 1:
+            frame_map, ref_map = _flip_transform(fw) @ frame_map, _flip_transform(rw) @ ref_map
+        turned_frames.append(np.ascontiguousarray(orient(frame, orientation)))
+        turned_transforms.append(ref_map @ transform @ np.linalg.inv(frame_map))
+    original, _ = network_input(frames, transforms, 2)
+    turned, _ = network_input(turned_frames, turned_transforms, 2)
+    assert np.allclose(oriented_features(original, 2, orientation), turned, atol=1e-5)
+
+
+def test_zoom_window_cuts_frames_and_the_zoom_reads_field_in_decoded_pixels():
+    from burst_zoom import zoom_window
+    from burst_zoom.window import burst_window
+    rng = np.random.default_rng(7)
+    frames = tuple(Frame(Path(f"{i}.dng"), pixels=rng.integers(0, 4000, (120, 160), np.uint16),
+                         layout="cfa") for i in range(2))
+    burst = Burst("w", frames)
+    params = dataclasses.replace(zoom_window.params_type(), scale=4, field="center", margin=7)
+    cut = zoom_window(burst, params)
+    # centre window 40x30 at (60, 45); 7 px around it, left/top rounded down to even.
+    assert cut.notes["zoom.window"]["origin"] == [52, 38]
+    assert cut.frames[0].pixels.shape == (82 - 38, 107 - 52)
+    assert np.array_equal(cut.frames[1].pixels, frames[1].pixels[38:82, 52:107])
+    assert burst_window(cut, "center", 4, 44, 55) == (8.0, 7.0, 40, 30)
+    assert burst_window(cut, "70,50,20,10", 4, 44, 55) == (18.0, 12.0, 20, 10)
+    with pytest.raises(StageError, match="outside the part"):
+        burst_window(cut, "0,0,20,10", 4, 44, 55)
+    with pytest.raises(StageError, match="before align"):
+        zoom_window(Burst("w", (frames[0].replace(transform=np.eye(3)),)), params)
+
+
+def test_crop_option_sets_every_zoom_field(tmp_path, burst_cli, burst_synth_burst):
+    import json
+
+    import tifffile
+    folder, _ = burst_synth_burst(frames=3, width=160, height=120, seed=9, name="c")
+    result = burst_cli("enhance", folder.parent, "--preset", "zoom2x-classical", "-o",
+                       tmp_path / "out", "--crop", "30,20,50,40",
+                       "--set", "zoom.classical.iterations=3")
+    assert result.exit_code == 0, result.output
+    sidecar = json.loads((tmp_path / "out" / "c_zoom2x-classical.json").read_text())
+    assert sidecar["notes"]["zoom.classical"]["window"] == [30.0, 20.0, 50, 40]
+    assert tifffile.imread(tmp_path / "out" / "c_zoom2x-classical.tiff").shape == (80, 100, 3)
+    bad = burst_cli("enhance", folder.parent, "--preset", "zoom2x", "--crop", "30,20,50")
+    assert bad.exit_code == 2 and "X,Y,W,H" in bad.output
+    none = burst_cli("enhance", folder.parent, "--preset", "sharpest", "--crop", "1,1,5,5")
+    assert none.exit_code == 2 and "no stage with a `field`" in none.output

@@ -1,0 +1,39 @@
+"""RGB <-> YUV (BT.601, full range, as JPEG and seed 004 use it) for gamma-encoded images.
+
+Y is luma in [0, 1]; U and V are the blue and red differences scaled into [0, 1] with 0.5 as
+neutral (JPEG's Cb and Cr; OpenCV's YCrCb holds the same numbers in the order Y, V, U, with
+rounded coefficients). The exact matrix is used here, so a round trip gives back the input.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+_LUMA = np.array([0.299, 0.587, 0.114])
+#: Rows Y, U, V over R, G, B: U = (B - Y) / 1.772, V = (R - Y) / 1.402 (then + 0.5).
+_RGB_TO_YUV = np.stack([_LUMA, (np.array([0, 0, 1.0]) - _LUMA) / 1.772,
+                        (np.array([1.0, 0, 0]) - _LUMA) / 1.402]).astype(np.float32)
+_YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV.astype(np.float64)).astype(np.float32)
+_OFFSET = np.array([0.0, 0.5, 0.5], np.float32)
+
+
+def rgb_to_yuv(rgb: np.ndarray) -> np.ndarray:
+    """(h, w, 3) RGB in [0, 1] -> (h, w, 3) float32 Y, U, V."""
+    return np.ascontiguousarray(rgb[..., :3], np.float32) @ _RGB_TO_YUV.T + _OFFSET
+
+
+def yuv_to_rgb(yuv: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`rgb_to_yuv` (float32 RGB, not clipped)."""
+    return (np.asarray(yuv, np.float32) - _OFFSET) @ _YUV_TO_RGB.T
+
+
+def upsample_chroma(yuv: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A YUV image of ``y``'s size: ``y`` as luma, the chroma of ``yuv`` bicubic
+    (004 [0141]: the network enlarges Y, U and V are interpolated)."""
+    height, width = y.shape
+    out = np.empty((height, width, 3), np.float32)
+    out[..., 0] = y
+    out[..., 1:] = cv2.resize(np.ascontiguousarray(yuv[..., 1:]), (width, height),
+                              interpolation=cv2.INTER_CUBIC)
+    return out

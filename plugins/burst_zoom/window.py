@@ -1,0 +1,68 @@
+"""Which part of the frame a zoom enlarges, and cutting a burst down to that part.
+
+``field`` (a parameter of every zoom stage) is always in the pixels of the frames as
+decoded: 'full', 'center' (the central 1/scale of the field of view) or 'x,y,w,h'. When
+``zoom.window`` has cut the frames to the window plus a margin (so that scoring, registration
+and developing touch only that part), it notes where the cut lies and the later stages
+translate ``field`` into the cut frames' pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+from burstcli import Burst
+from burstcli.errors import StageError
+
+NOTE = "zoom.window"
+
+
+def window(field: str, scale: int, height: int, width: int) -> tuple[float, float, int, int]:
+    """(x, y, w, h) of the reference window a ``field`` names in a height x width frame."""
+    if field == "full":
+        return 0.0, 0.0, width, height
+    if field == "center":
+        w, h = max(1, round(width / scale)), max(1, round(height / scale))
+        return (width - w) / 2, (height - h) / 2, w, h
+    try:
+        x, y, w, h = (float(v) for v in field.split(","))
+    except ValueError:
+        raise StageError(f"zoom: field {field!r} is not 'full', 'center' or 'x,y,w,h'") from None
+    if w < 1 or h < 1 or x < 0 or y < 0 or x + w > width or y + h > height:
+        raise StageError(f"zoom: field {field!r} is not inside the {width}x{height} frame")
+    return x, y, int(w), int(h)
+
+
+def burst_window(burst: Burst, field: str, scale: int, height: int,
+                 width: int) -> tuple[float, float, int, int]:
+    """:func:`window` for a burst whose frames (height x width now) ``zoom.window`` may
+    have cut: ``field`` is read in the decoded frames' pixels and returned in the cut's."""
+    cut = burst.notes.get(NOTE)
+    if cut is None or field == "full":
+        return window(field, scale, height, width)
+    full_width, full_height = cut["frame_size"]
+    left, top = cut["origin"]
+    x, y, w, h = window(field, scale, full_height, full_width)
+    x, y = x - left, y - top
+    if x < 0 or y < 0 or x + w > width or y + h > height:
+        raise StageError(f"zoom: field {field!r} lies outside the part zoom.window kept "
+                         f"({width}x{height} at {left},{top}); give both the same field")
+    return x, y, w, h
+
+
+def in_decoded_frame(burst: Burst, x: float, y: float, w: int, h: int) -> list[float]:
+    """A window in the cut frames' pixels as [x, y, w, h] in the decoded frames' (sidecars)."""
+    left, top = burst.notes.get(NOTE, {}).get("origin", (0, 0))
+    return [x + left, y + top, w, h]
+
+
+def cut_box(field: str, scale: int, height: int, width: int,
+            margin: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the window plus ``margin``, inside the frame, with even
+    left and top (a Bayer mosaic keeps its colour phase)."""
+    x, y, w, h = window(field, scale, height, width)
+    left = max(0, math.floor(x - margin)) // 2 * 2
+    top = max(0, math.floor(y - margin)) // 2 * 2
+    right = min(width, math.ceil(x + w + margin))
+    bottom = min(height, math.ceil(y + h + margin))
+    return left, top, right, bottom
