@@ -10,7 +10,7 @@ import numpy as np
 from burstcli import Burst, Frame, hookimpl, param, stage
 from burst_decode.arrays import grey_proxy
 
-from .register import register
+from .register import detect_features, register
 
 #: A mosaic's proxy pixel u covers sensor pixels 2u and 2u + 1: its centre is at 2u + 0.5.
 PROXY_TO_SENSOR = np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])
@@ -69,6 +69,7 @@ def align_global(burst: Burst, params: AlignParams) -> Burst:
     """
     ref_index = burst.reference if burst.reference is not None else 0
     ref_grey = grey_proxy(burst.frames[ref_index])
+    ref_features = detect_features(ref_grey)
     frames, quality, dropped = list(burst.frames), {}, []
     for index in burst.active_indices:
         frame = burst.frames[index]
@@ -76,7 +77,7 @@ def align_global(burst: Burst, params: AlignParams) -> Burst:
             frames[index] = frame.replace(transform=np.eye(3))
             quality[index] = 1.0
             continue
-        found = register(ref_grey, grey_proxy(frame))
+        found = register(ref_grey, grey_proxy(frame), ref_features)
         frames[index] = frame.replace(transform=to_frame_pixels(found.homography, frame))
         quality[index] = round(found.correlation, 5)
         if found.correlation < params.min_correlation:

@@ -12,6 +12,11 @@ import numpy as np
 
 FEATURE_SIDE = 1024  # features are found on a copy at most this large: fast, and robust to noise
 ECC_LEVELS = 3  # pyramid levels of the ECC refinement: 1/4, 1/2, 1 of the registration image
+# With this many MAGSAC inliers the features' homography is within a pixel or two of the
+# truth, and an ECC step that lands farther than ECC_REACH px from it was pulled away (by a
+# large moving object, or noise over flat areas in a small window): it is not taken.
+TRUSTED_MATCHES = 40
+ECC_REACH = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,10 +28,27 @@ class Registration:
     matches: int
 
 
+@dataclasses.dataclass(frozen=True)
+class Features:
+    """SIFT keypoints and descriptors of an image, found on a copy scaled by ``factor``."""
+
+    keypoints: tuple
+    descriptors: np.ndarray | None
+    factor: float
+
+
+def detect_features(grey: np.ndarray) -> Features:
+    """SIFT on a copy at most FEATURE_SIDE px large (a burst's reference: once, not per frame)."""
+    small, factor = _shrink(grey, FEATURE_SIDE)
+    keypoints, descriptors = cv2.SIFT_create(nfeatures=3000).detectAndCompute(
+        to_uint8(small), None)
+    return Features(tuple(keypoints), descriptors, factor)
+
+
 def to_uint8(grey: np.ndarray) -> np.ndarray:
     """A contrast-stretched 8-bit copy for the feature detector (percentiles, not min/max,
-    so a few hot pixels do not flatten the rest)."""
-    low, high = np.percentile(grey, (0.5, 99.5))
+    so a few hot pixels do not flatten the rest; from every 4th pixel, which is plenty)."""
+    low, high = np.percentile(grey[::2, ::2], (0.5, 99.5))
     scaled = (grey - low) * (255.0 / max(float(high - low), 1e-6))
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
@@ -45,15 +67,16 @@ def scale_homography(h: np.ndarray, factor: float) -> np.ndarray:
     return np.linalg.inv(s) @ h @ s
 
 
-def feature_homography(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, int]:
-    """SIFT matches (Lowe's ratio test) and a MAGSAC homography, on shrunken copies.
+def feature_homography(reference: np.ndarray | Features,
+                       moving: np.ndarray) -> tuple[np.ndarray, int]:
+    """SIFT matches (Lowe's ratio test) and a MAGSAC homography, on shrunken copies
+    (``reference`` may be its :func:`detect_features` already).
 
     Falls back to the identity when too few features match (flat or very noisy images)."""
-    ref_small, factor = _shrink(reference, FEATURE_SIDE)
-    mov_small, _ = _shrink(moving, FEATURE_SIDE)
-    sift = cv2.SIFT_create(nfeatures=3000)
-    kp_ref, des_ref = sift.detectAndCompute(to_uint8(ref_small), None)
-    kp_mov, des_mov = sift.detectAndCompute(to_uint8(mov_small), None)
+    ref = reference if isinstance(reference, Features) else detect_features(reference)
+    mov = detect_features(moving)
+    kp_ref, des_ref, factor = ref.keypoints, ref.descriptors, ref.factor
+    kp_mov, des_mov = mov.keypoints, mov.descriptors
     if des_ref is None or des_mov is None or len(kp_ref) < 8 or len(kp_mov) < 8:
         return np.eye(3), 0
     pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(des_mov, des_ref, k=2)
@@ -88,15 +111,37 @@ def ecc_step(reference: np.ndarray, moving: np.ndarray, homography: np.ndarray, 
 
 
 def ecc_refine(reference: np.ndarray, moving: np.ndarray, initial: np.ndarray, *,
-               finest: int = 0) -> tuple[np.ndarray, float]:
+               finest: int = 0, anchor: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Refine a homography to sub-pixel accuracy by ECC, coarse to fine over the pyramid
-    levels ECC_LEVELS - 1 .. ``finest`` (level k is 1 / 2**k of full size)."""
-    homography, correlation = initial, 0.0
+    levels ECC_LEVELS - 1 .. ``finest`` (level k is 1 / 2**k of full size). With an
+    ``anchor`` (a trusted estimate), a level that lands more than ECC_REACH px from it is
+    not taken. The correlation is ECC's, or measured when no level was taken."""
+    homography, correlation = initial, None
     for level in reversed(range(finest, ECC_LEVELS)):
         found = ecc_step(reference, moving, homography, 0.5 ** level)
-        if found is not None:  # else keep the previous level's estimate
-            homography, correlation = found
+        if found is not None and _within_reach(found[0], anchor, reference.shape):
+            homography, correlation = found  # else keep the previous level's estimate
+    if correlation is None:
+        correlation = measured_correlation(reference, moving, homography)
     return homography, correlation
+
+
+def _within_reach(homography: np.ndarray, anchor: np.ndarray | None,
+                  shape: tuple[int, ...]) -> bool:
+    return anchor is None or _corner_shift(homography, anchor, shape) <= ECC_REACH
+
+
+def measured_correlation(reference: np.ndarray, moving: np.ndarray,
+                         homography: np.ndarray) -> float:
+    """ECC's criterion (zero-mean normalised correlation) of a registration, at half size,
+    over the part of the reference the moving image covers."""
+    ref, mov = _level(reference, 0.5), _level(moving, 0.5)
+    half = scale_homography(homography, 2.0)
+    size = (ref.shape[1], ref.shape[0])
+    warped = cv2.warpPerspective(mov, half, size, flags=cv2.INTER_LINEAR)
+    seen = cv2.warpPerspective(np.ones_like(mov), half, size, flags=cv2.INTER_NEAREST) > 0
+    a, b = ref[seen] - ref[seen].mean(), warped[seen] - warped[seen].mean()
+    return float((a * b).sum() / max(float(np.sqrt((a * a).sum() * (b * b).sum())), 1e-12))
 
 
 MOVING_FRACTION = 0.003  # a disagreeing blob must cover this share of the frame to be masked
@@ -141,22 +186,27 @@ def _level(grey: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def register(reference: np.ndarray, moving: np.ndarray) -> Registration:
+def register(reference: np.ndarray, moving: np.ndarray,
+             reference_features: Features | None = None) -> Registration:
     """Features for the gross motion, ECC for the last fraction of a pixel.
 
     ECC runs at 1/4 and 1/2 size; then blobs that still disagree with the reference (a person,
     a car) are found at 1/2 size and the full-size ECC runs once, with them masked out, so
     that what moves does not pull the fit of the scene. The masked fit is dropped if it lands
     more than 2 px from both the unmasked fit and the features' (the mask hid the scene's
-    structure)."""
-    initial, matches = feature_homography(reference, moving)
-    coarse, correlation = ecc_refine(reference, moving, initial, finest=1)
+    structure). When many features agree, no ECC step may move more than ECC_REACH px away
+    from their homography. ``reference_features`` (:func:`detect_features` of the
+    reference) saves finding them again for every frame of a burst."""
+    initial, matches = feature_homography(
+        reference if reference_features is None else reference_features, moving)
+    anchor = initial if matches >= TRUSTED_MATCHES else None
+    coarse, correlation = ecc_refine(reference, moving, initial, finest=1, anchor=anchor)
     mask = _moving_mask_full_size(reference, moving, coarse)
     found = ecc_step(reference, moving, coarse, 1.0, mask)
     if mask is not None and (found is None or not _plausible(found[0], (coarse, initial),
                                                                 reference.shape)):
         found = ecc_step(reference, moving, coarse, 1.0)
-    if found is not None:
+    if found is not None and _within_reach(found[0], anchor, reference.shape):
         coarse, correlation = found
     return Registration(coarse, correlation, matches)
 

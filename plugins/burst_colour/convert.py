@@ -16,16 +16,19 @@ _RGB_TO_YUV = np.stack([_LUMA, (np.array([0, 0, 1.0]) - _LUMA) / 1.772,
                         (np.array([1.0, 0, 0]) - _LUMA) / 1.402]).astype(np.float32)
 _YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV.astype(np.float64)).astype(np.float32)
 _OFFSET = np.array([0.0, 0.5, 0.5], np.float32)
+# 3 x 4 affine maps for cv2.transform (one pass over the image, much faster than matmul).
+_FORWARD = np.hstack([_RGB_TO_YUV, _OFFSET[:, None]]).astype(np.float32)
+_INVERSE = np.hstack([_YUV_TO_RGB, -(_YUV_TO_RGB @ _OFFSET)[:, None]]).astype(np.float32)
 
 
 def rgb_to_yuv(rgb: np.ndarray) -> np.ndarray:
     """(h, w, 3) RGB in [0, 1] -> (h, w, 3) float32 Y, U, V."""
-    return np.ascontiguousarray(rgb[..., :3], np.float32) @ _RGB_TO_YUV.T + _OFFSET
+    return cv2.transform(np.ascontiguousarray(rgb[..., :3], np.float32), _FORWARD)
 
 
 def yuv_to_rgb(yuv: np.ndarray) -> np.ndarray:
     """The inverse of :func:`rgb_to_yuv` (float32 RGB, not clipped)."""
-    return (np.asarray(yuv, np.float32) - _OFFSET) @ _YUV_TO_RGB.T
+    return cv2.transform(np.ascontiguousarray(yuv, np.float32), _INVERSE)
 
 
 def upsample_chroma(yuv: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from burst_decode.arrays import normalized
 
 from .classical import Grid, SensorModel, back_project, kernel_start
 from .features import crop_to_window
-from .window import NOTE, burst_window, cut_box, in_decoded_frame, window
+from .field import NOTE, burst_window, cut_box, in_decoded_frame, window
 
 __all__ = ["window", "zoom_classical", "zoom_network", "zoom_window"]
 
@@ -132,8 +132,10 @@ class WindowParams:
     scale: int = param(4, "the zoom's scale ('center' is the central 1/scale of the view)")
     field: str = param("center", "what the zoom will enlarge, as the zoom stages' field: "
                                  "center or x,y,w,h in the decoded frames' pixels")
-    margin: int = param(96, "pixels kept around the window on each side: room for "
-                            "registration and for the hand-held drift between frames")
+    margin: float = param(0.5, "kept around the window on each side, as a fraction of its "
+                               "longer side (at least 64 px): registration needs context "
+                               "(less than 0.5 registers small frames poorly) and room for "
+                               "the hand-held drift")
 
     def __post_init__(self) -> None:
         if self.scale < 1 or self.margin < 0:
@@ -146,7 +148,7 @@ def zoom_window(burst: Burst, params: WindowParams) -> Burst:
 
     A digital zoom enlarges a part of the view (a 4x zoom: a sixteenth), so the stages
     before it need only that part: sharpness is scored where the user zooms, and
-    registration and developing touch about a tenth of a large frame's pixels. The zoom
+    registration and developing touch a quarter to a third of the frame's pixels. The zoom
     stages after it keep reading ``field`` in the decoded frames' pixels (the cut is noted
     in the sidecar). Mosaics are cut at even offsets (the colour pattern is unchanged).
     Goes right after ``decode``; frames must not be registered yet.

@@ -56,11 +56,16 @@ def in_decoded_frame(burst: Burst, x: float, y: float, w: int, h: int) -> list[f
     return [x + left, y + top, w, h]
 
 
+MIN_MARGIN = 64  # px
+
+
 def cut_box(field: str, scale: int, height: int, width: int,
-            margin: int) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) of the window plus ``margin``, inside the frame, with even
-    left and top (a Bayer mosaic keeps its colour phase)."""
+            margin: float) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the window plus ``margin`` (a fraction of its longer
+    side, at least MIN_MARGIN px), inside the frame, with even left and top (a Bayer mosaic
+    keeps its colour phase)."""
     x, y, w, h = window(field, scale, height, width)
+    margin = max(MIN_MARGIN, margin * max(w, h))
     left = max(0, math.floor(x - margin)) // 2 * 2
     top = max(0, math.floor(y - margin)) // 2 * 2
     right = min(width, math.ceil(x + w + margin))
