@@ -253,3 +253,23 @@ def test_registration_on_the_zoom_window_is_sub_pixel(tmp_path):
         expected = np.linalg.inv(to_cut) @ np.array(facts["transform"]) @ to_cut
         found, true = frame.transform @ corners, expected @ corners
         assert np.abs(found[:2] / found[2] - true[:2] / true[2]).max() < 0.4
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_box_spread_equals_fine_grid_upsampling_then_bilinear(scale):
+    """The back-projection's one-remap spread is the nearest-neighbour upsampling of the
+    error onto the frame's fine grid, sampled bilinearly (without making the fine grid)."""
+    from burst_zoom.classical import box_positions
+    rng = np.random.default_rng(scale)
+    error = rng.normal(size=(9, 11)).astype(np.float32)
+    positions_x = rng.uniform(-1.2, 11.2, (20, 30))
+    positions_y = rng.uniform(-1.2, 9.2, (20, 30))
+    fine = cv2.resize(error, (11 * scale, 9 * scale), interpolation=cv2.INTER_NEAREST)
+    offset = (scale - 1) / 2
+    expected = cv2.remap(fine, (positions_x * scale + offset).astype(np.float32),
+                         (positions_y * scale + offset).astype(np.float32), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    found = cv2.remap(error, box_positions(positions_x, scale), box_positions(positions_y, scale),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    assert np.abs(found - expected).max() < 0.05  # OpenCV's 1/32 interpolation steps
+    assert np.abs(found - expected).mean() < 0.01
