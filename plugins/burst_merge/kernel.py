@@ -46,25 +46,30 @@ class Accumulator:
         reach = max(1, math.ceil(2 * sigma))
         base = np.floor(positions).astype(np.int64)
         height, width = self.shape
-        indices, weights, samples = [], [], []
+        # The Gaussian is separable: per-axis weights once, multiplied per offset. Offsets are
+        # accumulated a row at a time (one bincount per sum and row): bounded memory, and far
+        # fewer full-size histograms than one per offset.
+        along_x = {ox: np.exp(-(base[0] + ox - positions[0]) ** 2 / (2 * sigma * sigma))
+                   for ox in range(-reach + 1, reach + 1)}
         for oy in range(-reach + 1, reach + 1):
+            ty = base[1] + oy
+            row_weight = np.exp(-(ty - positions[1]) ** 2 / (2 * sigma * sigma)) * confidence
+            row_inside = (ty >= 0) & (ty < height)
+            indices, weights, samples = [], [], []
             for ox in range(-reach + 1, reach + 1):
-                tx, ty = base[0] + ox, base[1] + oy
-                inside = (tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)
-                d2 = (tx - positions[0]) ** 2 + (ty - positions[1]) ** 2
-                w = np.exp(-d2 / (2 * sigma * sigma)) * confidence * inside
+                tx = base[0] + ox
+                inside = row_inside & (tx >= 0) & (tx < width)
+                w = along_x[ox] * row_weight * inside
                 pixel = np.where(inside, ty * width + tx, 0)
                 for k in range(chans.shape[1]):
                     indices.append(pixel * 3 + chans[:, k])
                     weights.append(w)
                     samples.append(w * flat_values[:, k])
-        # One bincount per sum: a full-size histogram per offset and channel cost more than
-        # the splatting itself.
-        index = np.concatenate(indices)
-        self.weights += np.bincount(index, weights=np.concatenate(weights),
-                                    minlength=self.weights.size)
-        self.values += np.bincount(index, weights=np.concatenate(samples),
-                                   minlength=self.values.size)
+            index = np.concatenate(indices)
+            self.weights += np.bincount(index, weights=np.concatenate(weights),
+                                        minlength=self.weights.size)
+            self.values += np.bincount(index, weights=np.concatenate(samples),
+                                       minlength=self.values.size)
 
     def result(self, fallback: np.ndarray) -> np.ndarray:
         """Weighted means; where no sample landed, ``fallback`` (H x W x 3)."""
