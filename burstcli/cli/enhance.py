@@ -91,8 +91,11 @@ def _load_preset(state: AppState, name: str, overrides: tuple[str, ...]) -> Pres
 
 def crop_overrides(loaded: Preset, crop: str) -> list[str]:
     """``--set`` strings giving ``crop`` to every step with a ``field`` parameter."""
-    parts = crop.split(",")
-    if len(parts) != 4 or not all(p.strip().replace(".", "", 1).isdigit() for p in parts):
+    try:
+        numbers = [float(part) for part in crop.split(",")]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 4 or min(numbers) < 0:
         fail(f"--crop: {crop!r} is not X,Y,W,H (pixels of the reference frame)")
     steps = [step.stage for step in loaded.steps if hasattr(step.params, "field")]
     if not steps:

@@ -67,13 +67,11 @@ def scale_homography(h: np.ndarray, factor: float) -> np.ndarray:
     return np.linalg.inv(s) @ h @ s
 
 
-def feature_homography(reference: np.ndarray | Features,
-                       moving: np.ndarray) -> tuple[np.ndarray, int]:
-    """SIFT matches (Lowe's ratio test) and a MAGSAC homography, on shrunken copies
-    (``reference`` may be its :func:`detect_features` already).
+def feature_homography(ref: Features, moving: np.ndarray) -> tuple[np.ndarray, int]:
+    """SIFT matches (Lowe's ratio test) and a MAGSAC homography, on shrunken copies (the
+    reference's features found once by :func:`detect_features`).
 
     Falls back to the identity when too few features match (flat or very noisy images)."""
-    ref = reference if isinstance(reference, Features) else detect_features(reference)
     mov = detect_features(moving)
     kp_ref, des_ref, factor = ref.keypoints, ref.descriptors, ref.factor
     kp_mov, des_mov = mov.keypoints, mov.descriptors
@@ -197,8 +195,8 @@ def register(reference: np.ndarray, moving: np.ndarray,
     structure). When many features agree, no ECC step may move more than ECC_REACH px away
     from their homography. ``reference_features`` (:func:`detect_features` of the
     reference) saves finding them again for every frame of a burst."""
-    initial, matches = feature_homography(
-        reference if reference_features is None else reference_features, moving)
+    initial, matches = feature_homography(reference_features or detect_features(reference),
+                                          moving)
     anchor = initial if matches >= TRUSTED_MATCHES else None
     coarse, correlation = ecc_refine(reference, moving, initial, finest=1, anchor=anchor)
     mask = _moving_mask_full_size(reference, moving, coarse)

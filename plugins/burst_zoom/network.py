@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -44,6 +45,15 @@ def load_model(name_or_path: str, tile: int) -> LoadedModel:
     hands bursts of one frame to that single-image model."""
     path = MODELS / f"zoom_{name_or_path}.tflite" if "/" not in name_or_path and not \
         name_or_path.endswith(".tflite") else Path(name_or_path)
+    stamp = path.stat().st_mtime_ns if path.is_file() else 0
+    return _loaded_pair(path, name_or_path, tile, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _loaded_pair(path: Path, name_or_path: str, tile: int, stamp: int) -> LoadedModel:
+    """Kept for the batch: every burst of a run reuses the interpreters (one per tile size,
+    0.1-2.5 s each to make) instead of building them again. ``stamp`` (the file's mtime)
+    makes a rewritten file load afresh."""
     model = _load(path, name_or_path, tile)
     single = path.with_name(f"{path.stem}_single.tflite")
     if not path.stem.endswith("_single") and single.is_file():
@@ -83,12 +93,13 @@ def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: 
     model = model.for_frames(len(lumas))
     features, base = network_input(lumas, transforms, model.scale, origin, size)
     residual = np.zeros(base.shape, np.float32)
-    for orientation in ORIENTATIONS[:ensemble]:
+    orientations = ORIENTATIONS[:max(1, ensemble)]
+    for orientation in orientations:
         out = model.runner(oriented_features(features, model.scale, orientation))
         if out.shape[2] > 1:  # a model ending in s*s channels, not depth-to-space
             out = depth_to_space(out, model.scale)
         residual += unorient(out.reshape(out.shape[:2]), orientation)
-    return base + residual / max(1, min(ensemble, len(ORIENTATIONS)))
+    return base + residual / len(orientations)
 
 
 def orient(image: np.ndarray, orientation: int) -> np.ndarray:
