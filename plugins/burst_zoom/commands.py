@@ -68,9 +68,12 @@ def _default_data() -> Path:
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="checkpoint file (default: CONFIG with .pt); an existing one is resumed")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="override the config")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="start a new run from this checkpoint's weights (new input "
+              "channels start at zero); overrides the config's init")
 @click.option("--export", "export_to", type=click.Path(path_type=Path), default=None,
               help="fold and export to this .tflite when training ends")
-def train_command(config: Path, out: Path | None, steps: int | None,
+def train_command(config: Path, out: Path | None, steps: int | None, init: Path | None,
                   export_to: Path | None) -> None:
     """Train the zoom network from a folder of clean images (needs burstcli[train]).
 
@@ -90,6 +93,8 @@ def train_command(config: Path, out: Path | None, steps: int | None,
     if steps is not None:
         settings = dataclasses.replace(settings, steps=steps,
                                        checkpoint_every=min(settings.checkpoint_every, steps))
+    if init is not None:
+        settings = dataclasses.replace(settings, init=str(init.resolve()))
     checkpoint = out or config.with_suffix(".pt")
     with Progress(TextColumn("training x{task.fields[scale]}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} steps"),

@@ -13,6 +13,15 @@ runs at LR speed:
                               sample landed: the bicubic upsampling of the reference)
     channels s^2+1 .. 2 s^2   the splat density w / (1 + w), space-to-depth: how much each
                               HR pixel's value can be trusted
+    channels 2 s^2+1 .. 3 s^2 (models made with ``classical_iterations`` > 0) the classical
+                              estimate: that many iterations of back-projection through the
+                              sensor model (:mod:`burst_zoom.classical`), started from the
+                              splatted mean, space-to-depth. The splat is what the samples
+                              say; back-projection is what a careful deconvolution of them
+                              says, sharper and noisier. Given both, the network learns a
+                              correction of the strongest simple method instead of having to
+                              re-derive it (a plain average of the network and the classical
+                              stage already measured +0.27 dB over the network alone).
 
 The network predicts the HR residual over the bicubic upsampling of the reference (its
 output, s^2 channels, goes through depth-to-space). One frame is a valid burst: the splat is
@@ -22,20 +31,26 @@ then the reference alone and the network acts as a single-image model. Training
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
 from burstcli import Frame
 
-from .classical import Grid
+from .classical import Grid, SensorModel, back_project
 
 #: Splat weight of the reference frame's samples relative to the other frames'.
 REFERENCE_WEIGHT = 2.0
 
 
-def input_channels(scale: int) -> int:
-    """Channels of the network input for ``scale``."""
-    return 1 + 2 * scale * scale
+#: Robustness of the classical input's back-projection (as ``zoom.classical.robust``).
+CLASSICAL_ROBUST = 4.0
+
+
+def input_channels(scale: int, classical: bool = False) -> int:
+    """Channels of the network input for ``scale`` (with the classical estimate or not)."""
+    return 1 + (3 if classical else 2) * scale * scale
 
 
 def space_to_depth(image: np.ndarray, scale: int) -> np.ndarray:
@@ -121,10 +136,29 @@ def crop_to_window(frame: Frame, origin: tuple[float, float], size: tuple[int, i
                          transform=transform @ shift)
 
 
+def classical_estimate(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
+                       origin: tuple[int, int], size: tuple[int, int], start: np.ndarray,
+                       iterations: int) -> np.ndarray:
+    """``iterations`` of back-projection (step 1, robust) from ``start`` (H x W) on the HR
+    grid of the window, with the frames' parts that land in it."""
+    grid = Grid(scale, (float(origin[0]), float(origin[1])), size)
+    models = []
+    for index, (frame, transform) in enumerate(zip(frames, transforms)):
+        part, moved, _ = _within_window(frame, transform, origin, size)
+        if part.size:
+            models.append(SensorModel(Frame(Path(f"frame {index}"), pixels=part, layout="gray",
+                                            transform=moved), grid, 1.0))
+    estimate = back_project(models, start[..., None], iterations, 1.0, CLASSICAL_ROBUST)
+    return estimate[..., 0]
+
+
 def network_input(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
                   origin: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None,
-                  weights: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(input h x w x (1 + 2 s^2), bicubic base H x W) for grey frames (frame 0 the reference).
+                  weights: list[np.ndarray] | None = None,
+                  classical_iterations: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(input h x w x C, bicubic base H x W) for grey frames (frame 0 the reference);
+    C = :func:`input_channels` (the classical estimate's planes when
+    ``classical_iterations`` > 0).
 
     ``origin``/``size`` pick a window of the reference (whole frame by default)."""
     if size is None:
@@ -134,7 +168,11 @@ def network_input(frames: list[np.ndarray], transforms: list[np.ndarray], scale:
     base = bicubic(reference, scale)
     value_sum, weight_sum = splat(frames, transforms, scale, origin, size, weights)
     mean = np.where(weight_sum > 1e-6, value_sum / np.maximum(weight_sum, 1e-6), base)
-    density = weight_sum / (1.0 + weight_sum)
-    features = np.concatenate([reference[..., None], space_to_depth(mean.astype(np.float32), scale),
-                               space_to_depth(density.astype(np.float32), scale)], axis=2)
-    return features.astype(np.float32), base.astype(np.float32)
+    mean = mean.astype(np.float32)
+    density = (weight_sum / (1.0 + weight_sum)).astype(np.float32)
+    planes = [reference[..., None], space_to_depth(mean, scale), space_to_depth(density, scale)]
+    if classical_iterations > 0:
+        estimate = classical_estimate(frames, transforms, scale, origin, size, mean,
+                                      classical_iterations)
+        planes.append(space_to_depth(estimate, scale))
+    return np.concatenate(planes, axis=2).astype(np.float32), base.astype(np.float32)

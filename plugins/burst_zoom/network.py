@@ -31,6 +31,7 @@ class LoadedModel:
     scale: int
     runner: TiledModel
     runner_path: Path
+    classical_iterations: int = 0  # the classical estimate among its inputs (0: none)
     single: LoadedModel | None = None  # the one-frame fallback, when there is one
 
     def for_frames(self, count: int) -> LoadedModel:
@@ -68,11 +69,11 @@ def _load(path: Path, name_or_path: str, tile: int) -> LoadedModel:
     if not path.is_file() or not card.is_file():
         raise StageError(f"zoom: no model {name_or_path!r} ({path} and its .json card)")
     facts = json.loads(card.read_text())
-    if facts.get("input_channels") != input_channels(facts["scale"]):
+    iterations = int(facts.get("classical_iterations", 0))
+    if facts.get("input_channels") != input_channels(facts["scale"], iterations > 0):
         raise StageError(f"zoom: {path} was made for other inputs than this version builds")
-    # The network's receptive field is a few input pixels: 8 of overlap hides tile seams.
     return LoadedModel(path.stem, int(facts["scale"]), TiledModel(path, facts["scale"], tile=tile),
-                       path)
+                       path, iterations)
 
 
 def luma(frame: Frame) -> np.ndarray:
@@ -91,7 +92,8 @@ def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: 
     ``ensemble`` > 1 averages the network over that many orientations of its input (flips
     and transposes of the whole burst, undone on the output): the usual self-ensemble."""
     model = model.for_frames(len(lumas))
-    features, base = network_input(lumas, transforms, model.scale, origin, size)
+    features, base = network_input(lumas, transforms, model.scale, origin, size,
+                                   classical_iterations=model.classical_iterations)
     residual = np.zeros(base.shape, np.float32)
     orientations = ORIENTATIONS[:max(1, ensemble)]
     for orientation in orientations:

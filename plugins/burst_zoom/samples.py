@@ -57,6 +57,9 @@ class SampleOptions:
     # Single clean frames downscaled by antialiased bicubic: the published single-image
     # protocol's degradation, so the one-frame fallback is also measured fairly there.
     bicubic_share: float = 0.1
+    # Back-projection iterations of the classical estimate among the inputs (0: none); a
+    # model's inputs, so its card carries it to inference.
+    classical_iterations: int = 0
 
 
 def make_sample(image: np.ndarray, options: SampleOptions, rng: np.random.Generator,
@@ -74,7 +77,8 @@ def make_sample(image: np.ndarray, options: SampleOptions, rng: np.random.Genera
     if frames is None and rng.random() < options.bicubic_share:
         clean = np.ascontiguousarray(crop[margin * s:-margin * s, margin * s:-margin * s])
         low = bicubic_downscale(clean, s)
-        features, base = network_input([low], [np.eye(3)], s)
+        features, base = network_input([low], [np.eye(3)], s,
+                                       classical_iterations=options.classical_iterations)
         return features, clean - base, base
     if frames is None:
         frames = 1 if rng.random() < options.single_frame_share else int(
@@ -83,7 +87,8 @@ def make_sample(image: np.ndarray, options: SampleOptions, rng: np.random.Genera
     burst = sensor_burst(np.ascontiguousarray(crop), s, frames, rng, shift=options.shift,
                          rotation=options.rotation, noise=shot,
                          moving_patch=rng.random() < options.moving_patch_share)
-    features, base = network_input(burst.frames, _as_estimated(burst, options, rng), s)
+    features, base = network_input(burst.frames, _as_estimated(burst, options, rng), s,
+                                   classical_iterations=options.classical_iterations)
     return features, burst.clean - base, base
 
 

@@ -18,8 +18,9 @@ A config file (YAML; paths relative to it)::
     learning_rate: 0.002
     network: {features: 16, modules: 4, with_bn: false,
               branches: [conv3, conv1-conv3, sobelx, sobely, laplacian, identity]}
-    samples: {max_frames: 8, noise: [0.0001, 0.003]}
+    samples: {max_frames: 8, noise: [0.0001, 0.003], classical_iterations: 0}
     seed: 0
+    init: null           # a checkpoint to start from (see :func:`warm_start`)
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class TrainConfig:
     samples: dict[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
     checkpoint_every: int = 500
+    init: str | None = None
+
+    @property
+    def input_channels(self) -> int:
+        return input_channels(self.scale, self.sample_options().classical_iterations > 0)
 
     def sample_options(self) -> SampleOptions:
         extra = dict(self.samples)
@@ -79,6 +85,8 @@ def load_config(path: Path) -> TrainConfig:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
     base = Path(path).resolve().parent
     values["data"] = tuple(str((base / d).resolve()) for d in values.get("data", ()))
+    if values.get("init"):
+        values["init"] = str((base / values["init"]).resolve())
     if "branches" in values:
         values["branches"] = tuple(values["branches"])
     config = TrainConfig(**values)
@@ -89,7 +97,7 @@ def load_config(path: Path) -> TrainConfig:
 def build_network(config: TrainConfig):  # type: ignore[no-untyped-def]
     """The training-time network: reference channel weighted 2 at the start (learnt)."""
     from burst_train.net import NetConfig, RepNet
-    channels = input_channels(config.scale)
+    channels = config.input_channels
     net = NetConfig(in_channels=channels, out_channels=1, features=config.features,
                     num_modules=config.modules, scale=config.scale, head="up",
                     branches=config.branches, with_bn=config.with_bn,
@@ -125,6 +133,8 @@ def train(config: TrainConfig, checkpoint: Path,
         optimiser.load_state_dict(state["optimiser"])
         start = state["step"]
         rng = np.random.default_rng([config.seed, start])  # a fresh stream after a resume
+    elif config.init:
+        warm_start(model, Path(config.init))
     validation = _validation_batch(images, options, config.seed)
     clock = time.perf_counter()
     for step in range(start, config.steps):
@@ -145,6 +155,29 @@ def train(config: TrainConfig, checkpoint: Path,
                 seconds = (time.perf_counter() - clock) / max(1, done - start)
                 report(done, float(loss.detach()), validation_gain(model, validation), seconds)
     return checkpoint
+
+
+def warm_start(model, init: Path) -> None:  # type: ignore[no-untyped-def]
+    """Start from another checkpoint's weights. A model with more input channels (e.g. the
+    classical estimate added) keeps the old channels' weights and starts the new ones at
+    zero weight (scale 1): it begins as exactly the old network and learns to use them."""
+    import torch
+    old = torch.load(init, weights_only=False)["model"]
+    state = model.state_dict()
+    for name, value in old.items():
+        target = state[name]
+        if target.shape == value.shape:
+            target.copy_(value)
+        elif name == "first.weight" and target.shape[1] > value.shape[1]:
+            target.zero_()
+            target[:, :value.shape[1]] = value
+        elif name == "input_scale" and target.shape[0] > value.shape[0]:
+            target.fill_(1.0)
+            target[:value.shape[0]] = value
+        else:
+            raise ValueError(f"{init}: {name} is {tuple(value.shape)}, "
+                             f"this network's is {tuple(target.shape)}")
+    model.load_state_dict(state)
 
 
 def _validation_batch(images: list[np.ndarray], options: SampleOptions, seed: int):  # type: ignore[no-untyped-def]
@@ -191,10 +224,12 @@ def export(checkpoint: Path, out: Path, strategy: str = "all", folded: bool = Tr
     temp = out.with_name(out.name + ".tmp")
     temp.write_bytes(content)
     os.replace(temp, out)
-    card = {"scale": config.scale, "input_channels": input_channels(config.scale),
+    card = {"scale": config.scale, "input_channels": config.input_channels,
+            "classical_iterations": config.sample_options().classical_iterations,
             "folded": folded, "fold_strategy": strategy if folded else None,
             "steps": steps, "parameters": graph.num_params(), "bytes": len(content),
             "training": {**dataclasses.asdict(config),
-                         "data": [Path(d).name for d in config.data]}}
+                         "data": [Path(d).name for d in config.data],
+                         "init": Path(config.init).name if config.init else None}}
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return out

@@ -77,3 +77,39 @@ def test_unfolded_export_gives_the_same_output(trained):
     fast_out = TiledModel(trained, 2).run_whole(x)
     slow_out = TiledModel(slow, 2).run_whole(x)
     assert np.abs(fast_out - slow_out).max() < 1e-4
+
+
+def test_warm_start_adds_the_classical_input_without_changing_the_network(trained, tmp_path):
+    """A run started from a checkpoint with fewer input channels begins as exactly that
+    network (new channels at zero weight), then trains and ships with the classical input."""
+    import torch
+    from click.testing import CliRunner
+    from burstcli.cli import cli
+    from burst_zoom import zoom_network
+    from burst_zoom.training import build_network, load_config, load_trained, warm_start
+    config_path = trained.with_name("tiny.yaml")
+    text = config_path.read_text() + "samples: {classical_iterations: 2}\n"
+    (tmp_path / "images").symlink_to(trained.parent / "images")
+    (tmp_path / "classical.yaml").write_text(text)
+    config = load_config(tmp_path / "classical.yaml")
+    assert config.input_channels == 13  # 1 + 3 * 2 * 2
+    old, _, _ = load_trained(trained.with_suffix(".pt"))
+    new = build_network(config)
+    warm_start(new, trained.with_suffix(".pt"))
+    new.set_mode("branches").eval()
+    x = torch.from_numpy(np.random.default_rng(4).random((1, 13, 16, 16)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.allclose(new(x), old(x[:, :9]), atol=1e-6)
+    result = CliRunner().invoke(cli, ["train", str(tmp_path / "classical.yaml"), "--init",
+                                      str(trained.with_suffix(".pt")), "--export",
+                                      str(tmp_path / "classical.tflite")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "classical.json").read_text())
+    assert card["input_channels"] == 13 and card["classical_iterations"] == 2
+    assert card["training"]["init"] == "tiny.pt"
+    rng = np.random.default_rng(2)
+    frames = tuple(Frame(Path(f"{i}.png"), pixels=rng.random((30, 40)).astype(np.float32),
+                         layout="gray", transform=np.eye(3)) for i in range(3))
+    params = dataclasses.replace(zoom_network.params_type(), model=str(tmp_path / "classical.tflite"))
+    out = zoom_network(Burst("b", frames, reference=0), params)
+    assert out.image.shape == (60, 80) and np.isfinite(out.image).all()
