@@ -15,7 +15,7 @@ from burst_colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burst_decode.arrays import normalized
 
 from .features import depth_to_space, input_channels, network_input, space_to_depth
-from .runtime import TiledModel
+from .runtime import TiledModel, spans
 
 MODELS = Path(__file__).parent / "models"
 
@@ -84,14 +84,38 @@ def luma(frame: Frame) -> np.ndarray:
     return rgb_to_yuv(values)[..., 0] if values.ndim == 3 else values
 
 
+#: The network input is built a block of the window at a time, so memory stays bounded on
+#: large frames (the classical planes keep two HR-sized maps per frame), with this much
+#: context (input pixels) around each block's kept part: beyond the back-projection's reach
+#: (about a pixel per iteration) and the network's receptive field (6 px).
+INPUT_BLOCK = 512
+INPUT_CONTEXT = 16
+
+
 def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: list[np.ndarray],
                        origin: tuple[int, int], size: tuple[int, int],
                        ensemble: int = 1) -> np.ndarray:
-    """The network's HR Y for a window of the reference (frame 0).
+    """The network's HR Y for a window of the reference (frame 0), block by block.
 
     ``ensemble`` > 1 averages the network over that many orientations of its input (flips
     and transposes of the whole burst, undone on the output): the usual self-ensemble."""
     model = model.for_frames(len(lumas))
+    s = model.scale
+    out = np.empty((size[0] * s, size[1] * s), np.float32)
+    block_h, block_w = min(INPUT_BLOCK, size[0]), min(INPUT_BLOCK, size[1])
+    for ys, ye, y0 in spans(size[0], block_h, INPUT_CONTEXT):
+        for xs, xe, x0 in spans(size[1], block_w, INPUT_CONTEXT):
+            block = _super_resolve_block(model, lumas, transforms,
+                                         (origin[0] + x0, origin[1] + y0), (block_h, block_w),
+                                         ensemble)
+            out[ys * s:ye * s, xs * s:xe * s] = block[(ys - y0) * s:(ye - y0) * s,
+                                                      (xs - x0) * s:(xe - x0) * s]
+    return out
+
+
+def _super_resolve_block(model: LoadedModel, lumas: list[np.ndarray],
+                         transforms: list[np.ndarray], origin: tuple[int, int],
+                         size: tuple[int, int], ensemble: int) -> np.ndarray:
     features, base = network_input(lumas, transforms, model.scale, origin, size,
                                    classical_iterations=model.classical_iterations)
     residual = np.zeros(base.shape, np.float32)

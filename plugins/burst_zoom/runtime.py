@@ -67,8 +67,8 @@ class TiledModel:
         tile_h, tile_w = min(self.tile, height), min(self.tile, width)
         s = self.scale
         out = None
-        for ys, ye, y0 in _spans(height, tile_h, self.overlap):
-            for xs, xe, x0 in _spans(width, tile_w, self.overlap):
+        for ys, ye, y0 in spans(height, tile_h, self.overlap):
+            for xs, xe, x0 in spans(width, tile_w, self.overlap):
                 result = self.run_whole(image[y0:y0 + tile_h, x0:x0 + tile_w])
                 if out is None:
                     out = np.empty((height * s, width * s, result.shape[2]), np.float32)
@@ -77,7 +77,7 @@ class TiledModel:
         return out
 
 
-def _spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int]]:
+def spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int]]:
     """(kept start, kept end, tile start) along one axis."""
     if tile >= length:
         return [(0, length, 0)]
