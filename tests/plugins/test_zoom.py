@@ -302,9 +302,8 @@ def test_box_spread_equals_fine_grid_upsampling_then_bilinear(scale):
 
 @pytest.mark.parametrize("classical", [0, 4])
 def test_network_input_built_block_by_block_equals_the_whole_window(monkeypatch, classical):
-    """Memory stays bounded because the input is built a block at a time; with the splat
-    that changes nothing, and the classical planes differ only through the robust fade's
-    threshold (a median over the block's pixels instead of the window's)."""
+    """Memory stays bounded because the input is built a block at a time, and that changes
+    nothing: each block's kept part has more context than the back-projection reaches."""
     import burst_zoom.network as network
     from burst_synth.scene import procedural_scene
     from burst_synth.sensor import sensor_burst
@@ -317,8 +316,4 @@ def test_network_input_built_block_by_block_equals_the_whole_window(monkeypatch,
         monkeypatch.setattr(network, "INPUT_BLOCK", block)
         results.append(network.super_resolve_luma(model, burst.frames, burst.transforms, (0, 0),
                                                   burst.frames[0].shape))
-    difference = np.abs(results[0] - results[1])
-    if classical == 0:
-        assert difference.max() < 1e-6
-    else:
-        assert difference.mean() < 2e-4 and np.quantile(difference, 0.999) < 1e-2
+    assert np.abs(results[0] - results[1]).max() < 1e-5
