@@ -171,12 +171,17 @@ def back_project(models: list[SensorModel], start: np.ndarray, iterations: int, 
                  robust: float) -> np.ndarray:
     """Iterative back-projection from ``start`` (H x W x C)."""
     estimate = start.astype(np.float32)
+    # Without the robust fade the weights do not depend on the estimate: spread them once.
+    fixed_coverage = None
     for _ in range(iterations):
         correction = np.zeros_like(estimate)
-        coverage = np.zeros_like(estimate)
+        coverage = np.zeros_like(estimate) if fixed_coverage is None else fixed_coverage
         for model in models:
             error, weight = model.errors(estimate, robust)
             correction += model.spread(error)
-            coverage += model.spread(weight)
+            if fixed_coverage is None:
+                coverage += model.spread(weight)
+        if robust == 0:
+            fixed_coverage = coverage
         estimate += step * correction / np.maximum(coverage, 1e-3)
     return estimate
