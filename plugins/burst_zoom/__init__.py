@@ -98,9 +98,10 @@ class NetworkParams:
 def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
     """Learned multi-frame super-resolution (seed 004's folded network, run by LiteRT).
 
-    The registered frames' samples are splatted onto the fine grid (see
-    :mod:`burst_zoom.features`), and the network, run tile by tile at the input resolution,
-    predicts the detail over the bicubic upsampling of the reference. It runs on the
+    The registered frames' samples are splatted onto the fine grid and, for models made
+    with it, back-projected through the sensor model (the classical estimate; see
+    :mod:`burst_zoom.features`); the network, run tile by tile at the input resolution,
+    predicts the detail over the bicubic upsampling of the reference from both. It runs on the
     luminance Y (BT.601) of gamma-encoded frames; the colour (U, V) is bicubic from the
     reference (004 [0141]): YUV frames (``colour.yuv``) give a YUV image, RGB frames an RGB
     one (through the same conversion), grey stays grey. A burst of one frame goes to the

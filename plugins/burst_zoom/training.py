@@ -63,6 +63,7 @@ class TrainConfig:
 
     @property
     def input_channels(self) -> int:
+        """The network's input channels (the classical planes when the samples have them)."""
         return input_channels(self.scale, self.sample_options().classical_iterations > 0)
 
     def sample_options(self) -> SampleOptions:
