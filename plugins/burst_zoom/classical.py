@@ -76,32 +76,41 @@ def box_positions(position: np.ndarray, scale: int) -> np.ndarray:
     On the fine grid the position is u = s p + (s - 1) / 2; between fine pixels i and i + 1
     of one box the value is constant (the box's pixel, a = i // s); only across a box edge
     (i = s a + s - 1) does it blend a and a + 1, with the fine fraction u - i."""
-    fine = position * scale + (scale - 1) / 2
+    fine = position * np.float32(scale) + np.float32((scale - 1) / 2)
     left = np.floor(fine)
-    box = np.floor(left / scale)  # exact: left is a whole number, the division is rounded
+    box = np.floor(left / np.float32(scale))  # exact: left is whole, the division is rounded
     fraction = fine - left
-    fraction *= (left - box * scale) == scale - 1
+    fraction *= (left - box * np.float32(scale)) == scale - 1
     box += fraction
-    return box.astype(np.float32)
+    return box.astype(np.float32, copy=False)
 
 
 def _box_maps(to_frame: np.ndarray, shape: tuple[int, int], scale: int,
               rows_per_block: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """:func:`box_positions` of every HR pixel's position in the frame (``to_frame``: HR
-    pixel -> frame pixel), in float64 but a block of rows at a time: the temporaries stay
-    in cache (2.5x faster on a 12 MP grid than whole-grid arrays)."""
+    pixel -> frame pixel), a block of rows at a time so that the temporaries stay in cache,
+    in float32: positions are then exact to about 1e-3 fine pixels on a 16,000-pixel-wide
+    grid, far below registration's error (0.03 input pixels = 0.12 fine pixels at 4x)."""
     height, width = shape
     box_x = np.empty(shape, np.float32)
     box_y = np.empty(shape, np.float32)
-    xs = np.arange(width, dtype=np.float64)[None]
+    m = to_frame.astype(np.float32)
+    xs = np.arange(width, dtype=np.float32)[None]
     for top in range(0, height, rows_per_block):
-        ys = np.arange(top, min(top + rows_per_block, height), dtype=np.float64)[:, None]
-        w = to_frame[2, 0] * xs + to_frame[2, 1] * ys + to_frame[2, 2]
-        box_x[top:top + ys.shape[0]] = box_positions(
-            (to_frame[0, 0] * xs + to_frame[0, 1] * ys + to_frame[0, 2]) / w, scale)
-        box_y[top:top + ys.shape[0]] = box_positions(
-            (to_frame[1, 0] * xs + to_frame[1, 1] * ys + to_frame[1, 2]) / w, scale)
+        ys = np.arange(top, min(top + rows_per_block, height), dtype=np.float32)[:, None]
+        w = m[2, 0] * xs + (m[2, 1] * ys + m[2, 2])
+        box_x[top:top + ys.shape[0]] = box_positions((m[0, 0] * xs + (m[0, 1] * ys + m[0, 2])) / w,
+                                                     scale)
+        box_y[top:top + ys.shape[0]] = box_positions((m[1, 0] * xs + (m[1, 1] * ys + m[1, 2])) / w,
+                                                     scale)
     return box_x, box_y
+
+
+def box_average(estimate: np.ndarray, scale: int) -> np.ndarray:
+    """The mean of the ``scale`` x ``scale`` box whose top-left is each HR pixel: what a
+    sensor pixel records, sampled by :meth:`SensorModel.simulate` at box top-left corners."""
+    return cv2.boxFilter(estimate, -1, (scale, scale), anchor=(0, 0),
+                         borderType=cv2.BORDER_REPLICATE)
 
 
 class SensorModel:
@@ -125,10 +134,9 @@ class SensorModel:
                                            grid.shape, self.scale)
         self.masks = _channel_masks(frame)
 
-    def simulate(self, estimate: np.ndarray) -> np.ndarray:
-        """The frame as the sensor would record the HR ``estimate`` (all channels)."""
-        boxed = cv2.boxFilter(estimate, -1, (self.scale, self.scale), anchor=(0, 0),
-                              borderType=cv2.BORDER_REPLICATE)
+    def simulate(self, boxed: np.ndarray) -> np.ndarray:
+        """The frame as the sensor would record the HR estimate (all channels), from its
+        :func:`box_average` (the same for every frame, so computed once per iteration)."""
         out = cv2.remap(boxed, self.map_x, self.map_y, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
         return out if out.ndim == 3 else out[..., None]
@@ -145,11 +153,12 @@ class SensorModel:
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return out if out.ndim == 3 else out[..., None]
 
-    def errors(self, estimate: np.ndarray, robust: float) -> tuple[np.ndarray, np.ndarray]:
-        """(weighted error, weight) per LR pixel and output channel; a mosaic pixel counts
-        only for its colour. ``robust`` > 0 fades out pixels whose error is far beyond the
-        frame's typical error (what moved), Huber-like."""
-        simulated = self.simulate(estimate)
+    def errors(self, boxed: np.ndarray, robust: float) -> tuple[np.ndarray, np.ndarray]:
+        """(weighted error, weight) per LR pixel and output channel for the estimate whose
+        :func:`box_average` is ``boxed``; a mosaic pixel counts only for its colour.
+        ``robust`` > 0 fades out pixels whose error is far beyond the frame's typical error
+        (what moved), Huber-like."""
+        simulated = self.simulate(boxed)
         channels = simulated.shape[2]
         if self.masks is None:
             observed = self.values
@@ -176,8 +185,9 @@ def back_project(models: list[SensorModel], start: np.ndarray, iterations: int, 
     for _ in range(iterations):
         correction = np.zeros_like(estimate)
         coverage = np.zeros_like(estimate) if fixed_coverage is None else fixed_coverage
+        boxed = box_average(estimate, models[0].scale) if models else estimate
         for model in models:
-            error, weight = model.errors(estimate, robust)
+            error, weight = model.errors(boxed, robust)
             correction += model.spread(error)
             if fixed_coverage is None:
                 coverage += model.spread(weight)
