@@ -180,18 +180,18 @@ def back_project(models: list[SensorModel], start: np.ndarray, iterations: int, 
                  robust: float) -> np.ndarray:
     """Iterative back-projection from ``start`` (H x W x C)."""
     estimate = start.astype(np.float32)
-    # Without the robust fade the weights do not depend on the estimate: spread them once.
-    fixed_coverage = None
+    coverage = None
     for _ in range(iterations):
+        # Without the robust fade the weights never change: their spread is made once.
+        spread_weights = coverage is None or robust > 0
+        if spread_weights:
+            coverage = np.zeros_like(estimate)
         correction = np.zeros_like(estimate)
-        coverage = np.zeros_like(estimate) if fixed_coverage is None else fixed_coverage
         boxed = box_average(estimate, models[0].scale) if models else estimate
         for model in models:
             error, weight = model.errors(boxed, robust)
             correction += model.spread(error)
-            if fixed_coverage is None:
+            if spread_weights:
                 coverage += model.spread(weight)
-        if robust == 0:
-            fixed_coverage = coverage
         estimate += step * correction / np.maximum(coverage, 1e-3)
     return estimate

@@ -15,7 +15,7 @@ from burst_colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burst_decode.arrays import normalized
 
 from .features import depth_to_space, input_channels, network_input, space_to_depth
-from .runtime import TiledModel, spans
+from .runtime import TiledModel, stitch
 
 MODELS = Path(__file__).parent / "models"
 
@@ -100,17 +100,11 @@ def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: 
     ``ensemble`` > 1 averages the network over that many orientations of its input (flips
     and transposes of the whole burst, undone on the output): the usual self-ensemble."""
     model = model.for_frames(len(lumas))
-    s = model.scale
-    out = np.empty((size[0] * s, size[1] * s), np.float32)
-    block_h, block_w = min(INPUT_BLOCK, size[0]), min(INPUT_BLOCK, size[1])
-    for ys, ye, y0 in spans(size[0], block_h, INPUT_CONTEXT):
-        for xs, xe, x0 in spans(size[1], block_w, INPUT_CONTEXT):
-            block = _super_resolve_block(model, lumas, transforms,
-                                         (origin[0] + x0, origin[1] + y0), (block_h, block_w),
-                                         ensemble)
-            out[ys * s:ye * s, xs * s:xe * s] = block[(ys - y0) * s:(ye - y0) * s,
-                                                      (xs - x0) * s:(xe - x0) * s]
-    return out
+    block = (min(INPUT_BLOCK, size[0]), min(INPUT_BLOCK, size[1]))
+    return stitch(size[0], size[1], block, INPUT_CONTEXT, model.scale,
+                  lambda y0, x0: _super_resolve_block(model, lumas, transforms,
+                                                      (origin[0] + x0, origin[1] + y0), block,
+                                                      ensemble))
 
 
 def _super_resolve_block(model: LoadedModel, lumas: list[np.ndarray],

@@ -9,6 +9,7 @@ the network's receptive field never sees a tile border inside the image.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -65,16 +66,26 @@ class TiledModel:
         if height <= self.tile and width <= self.tile:
             return self.run_whole(image)
         tile_h, tile_w = min(self.tile, height), min(self.tile, width)
-        s = self.scale
-        out = None
-        for ys, ye, y0 in spans(height, tile_h, self.overlap):
-            for xs, xe, x0 in spans(width, tile_w, self.overlap):
-                result = self.run_whole(image[y0:y0 + tile_h, x0:x0 + tile_w])
-                if out is None:
-                    out = np.empty((height * s, width * s, result.shape[2]), np.float32)
-                out[ys * s:ye * s, xs * s:xe * s] = result[(ys - y0) * s:(ye - y0) * s,
-                                                           (xs - x0) * s:(xe - x0) * s]
-        return out
+        return stitch(height, width, (tile_h, tile_w), self.overlap, self.scale,
+                      lambda y0, x0: self.run_whole(image[y0:y0 + tile_h, x0:x0 + tile_w]))
+
+
+def stitch(height: int, width: int, tile: tuple[int, int], overlap: int, scale: int,
+           run: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """The (height * scale) x (width * scale) output of ``run(y0, x0)`` (the output of the
+    ``tile``-sized input part at row y0, column x0) on overlapping tiles, keeping of each
+    tile only the part at least ``overlap`` input pixels from its cut edges."""
+    s = scale
+    out = None
+    for ys, ye, y0 in spans(height, tile[0], overlap):
+        for xs, xe, x0 in spans(width, tile[1], overlap):
+            result = run(y0, x0)
+            if out is None:
+                out = np.empty((height * s, width * s) + result.shape[2:], np.float32)
+            out[ys * s:ye * s, xs * s:xe * s] = result[(ys - y0) * s:(ye - y0) * s,
+                                                       (xs - x0) * s:(xe - x0) * s]
+    assert out is not None
+    return out
 
 
 def spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int]]:
