@@ -53,14 +53,25 @@ def noise_variance_estimate(grey: np.ndarray) -> float:
     5th percentile, corrected for that percentile's bias, is the group's noise; the average of
     the groups (equal in size) is the image's. Measured against the known noise of synthetic DNG
     bursts: median ratio 1.06, 10th-90th percentile 0.99-1.23."""
+    return float(np.mean(noise_level_function(grey)[1]))
+
+
+def noise_level_function(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The noise variance of ``grey`` as a function of brightness, measured from the image
+    alone: (mean brightness, variance) of BRIGHTNESS_GROUPS equal groups of 8x8 blocks, in
+    rising brightness (see :func:`noise_variance_estimate`). Small images (too few blocks) get
+    one group: the robust median of all details."""
     detail, level = haar_details(np.asarray(grey, np.float32))
     if detail.shape[0] // BLOCK * (detail.shape[1] // BLOCK) < MIN_BLOCKS:
-        return float((1.4826 * np.median(np.abs(detail))) ** 2)
+        variance = float((1.4826 * np.median(np.abs(detail))) ** 2)
+        return np.array([float(level.mean())]), np.array([variance])
     variances = block_view(detail).var(axis=1)
-    by_brightness = variances[np.argsort(block_view(level).mean(axis=1), kind="stable")]
-    groups = np.array_split(by_brightness, BRIGHTNESS_GROUPS)
-    lows = [np.percentile(group, LOW_PERCENTILE) for group in groups]
-    return float(np.mean(lows) / LOW_PERCENTILE_BIAS)
+    brightness = block_view(level).mean(axis=1)
+    order = np.argsort(brightness, kind="stable")
+    groups = np.array_split(order, BRIGHTNESS_GROUPS)
+    levels = np.array([float(brightness[g].mean()) for g in groups])
+    lows = np.array([np.percentile(variances[g], LOW_PERCENTILE) for g in groups])
+    return levels, lows / LOW_PERCENTILE_BIAS
 
 
 def proxy_channels(frame: Frame) -> int:

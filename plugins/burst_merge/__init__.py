@@ -13,6 +13,7 @@ from burstcli.errors import StageError
 from burst_blur.measures import noise_variance_estimate
 from burst_decode.arrays import grey_proxy, noise_coefficients, normalized
 
+from .agreement import disagreement, proxy_noise, quantisation_floor
 from .warp import full_flow, warp_to_reference
 
 Interpolation = Literal["bilinear", "cubic", "lanczos"]
@@ -98,7 +99,7 @@ def merge_sequential(burst: Burst, params: SequentialParams) -> Burst:
 class RobustParams:
     interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
     threshold: float = param(
-        1.0, "how many times the difference expected from noise a neighbourhood may differ "
+        1.5, "how many times the difference expected from noise a neighbourhood may differ "
              "from the reference before the frame is faded out there (lower: fewer ghosts, "
              "less denoising)")
     window: int = param(9, "side of the neighbourhood (luminance-proxy pixels) compared: "
@@ -111,65 +112,67 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
 
     For each frame and pixel, the mean squared difference to the reference over a small
     neighbourhood of the luminance proxy is compared with what noise alone explains: twice the
-    noise variance (two noisy frames), from the file's noise profile (variance = S x + O) or
-    estimated from the burst. Up to ``threshold`` times that, the frame counts fully; beyond,
-    its weight falls off exponentially, so a moving object is taken from the reference alone
-    and never smeared. The reference always has weight 1. Works on RAW mosaics (colour plane by
-    plane) and on RGB; the weights are saved per frame as their mean in the sidecar.
+    proxy's noise variance, from the file's noise profile (variance = S x + O) or else from the
+    reference's own noise level function (variance by brightness), whatever the file kind
+    (16-bit without a profile, 8-bit JPEG, developed RAW). Each frame's ratio is then divided
+    by its median over the frame (bounded to 0.5-3: resampling smooths a frame's noise, JPEG
+    adds its own), since a burst is mostly a static scene. Up to ``threshold`` times the
+    expected difference the frame counts fully; beyond, its weight falls off exponentially, so
+    a moving object is taken from the reference alone and never smeared. The reference always
+    has weight 1. Works on RAW mosaics (colour plane by plane) and on RGB; per frame the mean
+    weight where it covers the reference and the measured factor go to the sidecar.
     """
     ref_index, others = _registered(burst)
     ref_frame = burst.frames[ref_index]
     reference = normalized(ref_frame)
-    variance = _noise_variance_map(ref_frame, reference)
-    total, weight, used = reference.copy(), np.ones_like(reference), {}
+    noise = proxy_noise(ref_frame, reference)
+    total, weight, used, factors = reference.copy(), np.ones_like(reference), {}, {}
     for index in others:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
         warped *= _exposure_gain(reference, warped, valid)
-        agree = _agreement(ref_frame, reference, warped, variance, params) * valid
+        agree, factors[index] = _agreement(ref_frame, reference, warped, valid, noise, params)
+        covered = _plane(valid)
+        used[index] = round(float(agree[covered > 0.999].mean()) if (covered > 0.999).any()
+                            else 0.0, 4)  # where the frame sees the reference's view
+        agree *= covered
         total += warped * _per_pixel(agree, total)
         weight += _per_pixel(agree, total)
-        used[index] = round(float(agree.mean()), 4)
-    return _result(burst, total / weight, "merge.robust", {"mean_weight": used})
+    return _result(burst, total / weight, "merge.robust",
+                   {"mean_weight": used, "noise_factor": _rounded(factors)})
 
 
 def _noise_variance_map(frame: Frame, values: np.ndarray) -> np.ndarray:
-    """Per-pixel noise variance of the normalised reference (profile, else estimated)."""
+    """Per-sample noise variance of the normalised reference (profile, else estimated plane
+    by plane: a mosaic's sites, an image's channels)."""
     coefficients = noise_coefficients(frame)
     if coefficients is not None:
         scale, offset = coefficients
         smooth = cv2.blur(values, (5, 5))  # the signal level, not its noise
         return np.maximum(scale * smooth + offset, 1e-10).astype(np.float32)
-    proxy_variance = noise_variance_estimate(grey_proxy(frame))
-    per_pixel = proxy_variance * 4 if frame.layout == "cfa" else proxy_variance
-    return np.full(values.shape, max(per_pixel, _quantisation_floor(frame)), np.float32)
+    planes = _plane_slices(frame, values)
+    estimate = float(np.mean([noise_variance_estimate(values[p]) for p in planes]))
+    return np.full(values.shape, max(estimate, quantisation_floor(frame)), np.float32)
 
 
-def _quantisation_floor(frame: Frame) -> float:
-    """The least difference two frames of a scene show: 8-bit files (JPEG above all) have had
-    their flat areas smoothed by compression, so noise measured there is too low; about two
-    code values of difference are never evidence of motion."""
-    if frame.pixels is not None and frame.pixels.dtype == np.uint8:
-        return (2.0 / 255.0) ** 2
-    return 1e-10
+def _plane(valid: np.ndarray) -> np.ndarray:
+    return valid if valid.ndim == 2 else valid[..., 0]
 
 
-def _proxy(frame: Frame, values: np.ndarray) -> np.ndarray:
-    return grey_proxy(frame.replace(pixels=values, layout=frame.layout))
+def _rounded(values: dict[int, float]) -> dict[int, float]:
+    return {k: round(v, 3) for k, v in values.items()}
 
 
-def _agreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, variance: np.ndarray,
-               params: RobustParams) -> np.ndarray:
-    """Weight in [0, 1] per pixel (2-D): 1 where the difference is what noise explains."""
-    diff = _proxy(frame, warped - reference)
-    samples = 4 if frame.layout == "cfa" else (reference.shape[2] if reference.ndim == 3 else 1)
-    proxy_variance = _proxy(frame, variance) / samples  # the proxy averages that many values
-    local = cv2.blur(diff * diff, (params.window, params.window))
-    ratio = local / (2 * proxy_variance)
+def _agreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid: np.ndarray,
+               noise: np.ndarray, params: RobustParams) -> tuple[np.ndarray, float]:
+    """Weight in [0, 1] per pixel (2-D, the reference's grid): 1 where the frame differs from
+    the reference as noise explains, fading exponentially beyond ``threshold`` times that;
+    and the frame's calibration factor (see :func:`.agreement.disagreement`)."""
+    ratio, factor = disagreement(frame, reference, warped, valid, noise, params.window)
     weight = np.exp(-np.maximum(ratio - params.threshold, 0.0)).astype(np.float32)
     if frame.layout == "cfa":  # back to sensor resolution: each proxy pixel is a 2x2 cell
         weight = cv2.resize(weight, (reference.shape[1], reference.shape[0]),
                             interpolation=cv2.INTER_NEAREST)
-    return weight
+    return weight, factor
 
 
 def _per_pixel(weight: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -183,7 +186,7 @@ class KernelParams:
                               "denoises more and blurs more")
     robust: bool = param(True, "fade out samples that disagree with the reference beyond "
                                "noise (deghosting, as merge.robust)")
-    threshold: float = param(1.0, "robust: allowed difference, in multiples of the noise's")
+    threshold: float = param(1.5, "robust: allowed difference, in multiples of the noise's")
     window: int = param(9, "robust: neighbourhood side (luminance-proxy pixels)")
 
 
@@ -204,7 +207,7 @@ def merge_kernel(burst: Burst, params: KernelParams) -> Burst:
     ref_index, others = _registered(burst)
     ref_frame = burst.frames[ref_index]
     reference = normalized(ref_frame)
-    variance = _noise_variance_map(ref_frame, reference)
+    noise = proxy_noise(ref_frame, reference)
     robust_params = RobustParams(threshold=params.threshold, window=params.window)
     height, width = reference.shape[:2]
     accumulator = Accumulator(height, width)
@@ -216,8 +219,8 @@ def merge_kernel(burst: Burst, params: KernelParams) -> Burst:
         frame = burst.frames[index]
         warped, valid = warp_to_reference(frame, reference.shape, "bilinear")
         gain = _exposure_gain(reference, warped, valid)
-        agree = (_agreement(ref_frame, reference, warped * gain, variance, robust_params)
-                 if params.robust else np.ones_like(reference))
+        agree = (_agreement(ref_frame, reference, warped * gain, valid, noise, robust_params)[0]
+                 if params.robust else np.ones(reference.shape[:2], np.float32))
         positions = output_positions(frame.transform, (height, width), 1.0)
         if frame.flow is not None:  # x + flow(x) = H p, so x is about H p - flow(H p)
             flow = full_flow(frame, (height, width))

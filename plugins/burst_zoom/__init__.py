@@ -174,8 +174,15 @@ def zoom_window(burst: Burst, params: WindowParams) -> Burst:
 @hookimpl
 def register_commands(cli) -> None:  # type: ignore[no-untyped-def]
     """Add ``burst bench``, ``burst train`` and ``burst export``."""
-    from .commands import bench, export_command, train_command
-    for command in (bench, train_command, export_command):
+    import click
+
+    from .commands import bench, bench_zoom, export_command, train_command
+    existing = cli.commands.get("bench")  # another plugin may have made the group first
+    if isinstance(existing, click.Group):
+        existing.add_command(bench_zoom)
+    else:
+        cli.add_command(bench)
+    for command in (train_command, export_command):
         cli.add_command(command)
 
 

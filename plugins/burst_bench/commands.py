@@ -1,0 +1,72 @@
+"""The ``burst bench merge`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .degrade import KINDS, NOISE_BANDS
+from .merge_bench import PRESETS, bench_merge
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def bench_group(cli: click.Group) -> click.Group:
+    """The ``bench`` group: several plugins add their benchmarks to it, so the first makes it."""
+    group = cli.commands.get("bench")
+    if not isinstance(group, click.Group):
+        group = click.Group("bench", help="Benchmarks that print every figure beside its peers "
+                                          "(same code, same run).")
+        cli.add_command(group)
+    return group
+
+
+def _csv(choices: tuple[str, ...]) -> click.ParamType:
+    class Csv(click.ParamType):
+        name = ",".join(choices)
+
+        def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+            items = tuple(v.strip() for v in str(value).split(",") if v.strip())
+            wrong = [v for v in items if v not in choices]
+            if wrong or not items:
+                self.fail(f"{value!r}: choose from {', '.join(choices)}", param, ctx)
+            return items
+    return Csv()
+
+
+@click.command("merge")
+@click.option("--bursts", type=click.IntRange(1), default=4, show_default=True,
+              help="bursts per file kind and noise band (alternately static and moving)")
+@click.option("--kinds", type=_csv(KINDS), default=",".join(KINDS), show_default=True)
+@click.option("--noise", "bands", type=_csv(NOISE_BANDS), default=",".join(NOISE_BANDS),
+              show_default=True)
+@click.option("--sizes", default="48,512", show_default=True,
+              help="smallest,largest frame side (px); sizes are drawn log-uniformly")
+@click.option("--presets", type=_csv(PRESETS), default=",".join(PRESETS), show_default=True)
+@click.option("--seed", type=int, default=12, show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
+              help="a parameter for the presets, as in burst enhance (repeatable)")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder holding b100, set14, urban100_subset, city100_iphonex "
+                   "(default: ../shared/data)")
+def bench_merge_command(bursts: int, kinds: tuple[str, ...], bands: tuple[str, ...], sizes: str,
+                        presets: tuple[str, ...], seed: int, overrides: tuple[str, ...],
+                        data: Path | None) -> None:
+    """Denoising merges on bursts made from photographs by a generator no stage was tuned
+    on (DNG, 16-bit TIFF, 8-bit PNG and JPEG; noise from none to heavy; translation to
+    perspective; a moving object in every other burst), beside the textbook ECC + mean,
+    the oracle mean and the limit 10 log10 N, per kind and noise band."""
+    try:
+        low, high = (int(v) for v in sizes.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{sizes!r}: two sizes such as 48,512", param_hint="--sizes")
+    folder = data or next((p for p in (Path.cwd().parent / "shared" / "data", DEFAULT_DATA)
+                           if p.is_dir()), None)
+    if folder is None:
+        raise click.ClickException("no data folder: pass --data (see ../shared/data/README.md)")
+    try:
+        bench_merge(folder, bursts=bursts, kinds=kinds, bands=bands, sizes=(low, high),
+                    presets=presets, seed=seed, overrides=overrides, echo=click.echo)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None

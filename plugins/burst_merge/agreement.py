@@ -1,0 +1,74 @@
+"""How well a registered frame agrees with the reference, in units of what noise explains.
+
+The noise model comes from the file's noise profile when it has one (RAW), else from the
+reference itself: a noise level function (variance by brightness) measured on its luminance
+proxy, so 16-bit TIFF without a profile, 8-bit JPEG and developed RAW frames (whose channels
+share their noise after demosaicking) all get the figure of their own proxy, not one derived
+by assuming independent channels. What a registered frame then shows differs from the model by
+a factor that depends on things the model cannot know (the resampling smooths the frame's
+noise, JPEG blocks, residual misregistration on edges), so each frame's factor is measured as
+the median disagreement over the frame, within bounds: a burst is mostly a static scene, and
+the bounds keep a large moving object from calibrating itself away.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from burstcli import Frame
+from burst_blur.noise import noise_level_function, proxy_channels
+from burst_decode.arrays import grey_proxy, noise_coefficients
+
+#: Bounds of the measured factor between a frame's disagreement and the noise model's.
+CALIBRATION_BOUNDS = (0.5, 3.0)
+
+
+def proxy_of(frame: Frame, values: np.ndarray) -> np.ndarray:
+    """The luminance proxy (see :func:`grey_proxy`) of normalised ``values`` laid out as
+    ``frame``'s pixels."""
+    return grey_proxy(frame.replace(pixels=values, layout=frame.layout))
+
+
+def proxy_noise(frame: Frame, values: np.ndarray) -> np.ndarray:
+    """Noise variance of the reference's luminance proxy, per proxy pixel (float32, 2-D).
+
+    From the noise profile (variance = S x + O per sample; the proxy averages
+    :func:`proxy_channels` independent samples), else from the proxy's own noise level
+    function, interpolated at each pixel's local brightness; never below what 8-bit
+    quantisation and compression leave."""
+    proxy = proxy_of(frame, values)
+    level = cv2.blur(proxy, (5, 5))  # the signal level, not its noise
+    coefficients = noise_coefficients(frame)
+    if coefficients is not None:
+        scale, offset = coefficients
+        variance = (scale * np.maximum(level, 0.0) + offset) / proxy_channels(frame)
+    else:
+        levels, variances = noise_level_function(proxy)
+        variance = np.interp(level, levels, variances)
+    floor = quantisation_floor(frame) / proxy_channels(frame)
+    return np.maximum(variance, max(floor, 1e-12)).astype(np.float32)
+
+
+def quantisation_floor(frame: Frame) -> float:
+    """The least per-sample difference two frames of a scene show: 8-bit files (JPEG above
+    all) have had their flat areas smoothed by compression, so noise measured there is too
+    low; about two code values of difference are never evidence of motion."""
+    if frame.pixels is not None and frame.pixels.dtype == np.uint8:
+        return (2.0 / 255.0) ** 2
+    return 1e-12
+
+
+def disagreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid: np.ndarray,
+                 noise: np.ndarray, window: int) -> tuple[np.ndarray, float]:
+    """Per proxy pixel, the mean squared proxy difference over a ``window`` square in units of
+    what two noisy frames explain (2 x ``noise``), divided by the frame's own calibration
+    factor (the median of that ratio where the frame covers the reference, bounded); and that
+    factor. About 1 where the frame shows the same scene."""
+    diff = proxy_of(frame, warped - reference)
+    local = cv2.blur(diff * diff, (window, window))
+    ratio = local / (2.0 * noise)
+    covered = proxy_of(frame, valid) > 0.999
+    factor = float(np.median(ratio[covered])) if covered.any() else 1.0
+    factor = float(np.clip(factor, *CALIBRATION_BOUNDS))
+    return ratio / factor, factor
