@@ -58,15 +58,56 @@ def bench_merge_command(bursts: int, kinds: tuple[str, ...], bands: tuple[str, .
     perspective; a moving object in every other burst), beside the textbook ECC + mean,
     the oracle mean and the limit 10 log10 N, per kind and noise band."""
     try:
-        low, high = (int(v) for v in sizes.split(","))
+        bench_merge(_data_folder(data), bursts=bursts, kinds=kinds, bands=bands,
+                    sizes=_sizes(sizes), presets=presets, seed=seed, overrides=overrides,
+                    echo=click.echo)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _sizes(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in text.split(","))
     except ValueError:
-        raise click.BadParameter(f"{sizes!r}: two sizes such as 48,512", param_hint="--sizes")
+        raise click.BadParameter(f"{text!r}: two sizes such as 48,512", param_hint="--sizes")
+    if not 16 <= low <= high:
+        raise click.BadParameter(f"{text!r}: 16 <= smallest <= largest", param_hint="--sizes")
+    return low, high
+
+
+def _data_folder(data: Path | None) -> Path:
     folder = data or next((p for p in (Path.cwd().parent / "shared" / "data", DEFAULT_DATA)
                            if p.is_dir()), None)
     if folder is None:
         raise click.ClickException("no data folder: pass --data (see ../shared/data/README.md)")
+    return folder
+
+
+@click.command("upscale")
+@click.option("--scale", type=click.Choice(["2", "4"]), default="4", show_default=True)
+@click.option("--bursts", type=click.IntRange(1), default=2, show_default=True,
+              help="bursts per file kind and noise band")
+@click.option("--kinds", type=_csv(KINDS), default=",".join(KINDS), show_default=True)
+@click.option("--noise", "bands", type=_csv(NOISE_BANDS), default=",".join(NOISE_BANDS),
+              show_default=True)
+@click.option("--sizes", default="48,160", show_default=True,
+              help="smallest,largest frame side (px) before the zoom")
+@click.option("--seed", type=int, default=34, show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
+              help="a parameter for the presets, as in burst enhance (repeatable)")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder holding b100, set14, urban100_subset, city100_iphonex "
+                   "(default: ../shared/data)")
+def bench_upscale_command(scale: str, bursts: int, kinds: tuple[str, ...],
+                          bands: tuple[str, ...], sizes: str, seed: int,
+                          overrides: tuple[str, ...], data: Path | None) -> None:
+    """Multi-frame super-resolution (upscale{2,4}x and -classical) on aliased, box-sampled
+    bursts of photographs no model saw, every kind and noise band, beside bicubic and the
+    textbook ECC + iterative back-projection (10 and 30 iterations, and with the true motion)."""
+    from .zoom_bench import bench_upscale
     try:
-        bench_merge(folder, bursts=bursts, kinds=kinds, bands=bands, sizes=(low, high),
-                    presets=presets, seed=seed, overrides=overrides, echo=click.echo)
+        bench_upscale(_data_folder(data), scale=int(scale), bursts=bursts, kinds=kinds,
+                      bands=bands, sizes=_sizes(sizes), seed=seed, overrides=overrides,
+                      echo=click.echo)
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None

@@ -10,9 +10,11 @@ without), motion from pure translation to rotation and perspective, textured or 
 lens blur from none to soft, an optional textured object moving across, and four file kinds: Bayer DNG, 16-bit TIFF,
 8-bit PNG and 8-bit JPEG.
 
-Geometry: the scene is rendered at twice the frame resolution and each frame is the scene
-warped (bicubic) then area-averaged 2x2, so frames are sampled by a pixel-sized box like a
-sensor's. ``transform[i]`` maps scene pixels (frame units) to frame i's pixels (x = column).
+Geometry: the scene is rendered at ``fine`` times the frame resolution (2, or the zoom's
+scale for zoom bursts) and each frame is the scene warped (bicubic) then area-averaged over
+``fine`` x ``fine`` pixels, so frames are sampled by a pixel-sized box like a sensor's (and,
+at a zoom's scale, aliased like one). ``transform[i]`` maps scene pixels (frame units) to frame
+i's pixels (x = column); a frame pixel x is fine pixel ``fine * x + (fine - 1) / 2``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ SHOT = {"none": (2e-6, 1e-5), "light": (1e-4, 6e-4), "moderate": (1e-3, 4e-3),
         "heavy": (6e-3, 2e-2)}
 MOTIONS = ("translation", "rotation", "perspective")
 BLACK, WHITE = 512, 16383  # a 14-bit sensor
-TO_HR = np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])  # frame px -> 2x px
+
+
+def to_fine(fine: int) -> np.ndarray:
+    """Frame pixel -> fine pixel (the centre of its fine x fine box)."""
+    offset = (fine - 1) / 2
+    return np.array([[fine, 0.0, offset], [0.0, fine, offset], [0.0, 0.0, 1.0]])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,13 +70,19 @@ class Recipe:
     optics: float  # Gaussian lens blur sigma, frame px (0: the box of the pixel alone)
     quality: int  # JPEG quality
     seed: int
+    scale: int = 1  # zoom bursts: the truth is kept at this many times the frame resolution
+
+    @property
+    def fine(self) -> int:
+        """The scene's resolution over the frames'."""
+        return 2 if self.scale == 1 else self.scale
 
 
 def draw_recipe(rng: np.random.Generator, index: int, kind: str, band: str,
                 sources: dict[str, list[Path]], sizes: tuple[int, int],
-                moving: bool | None = None) -> Recipe:
+                moving: bool | None = None, scale: int = 1) -> Recipe:
     """One burst's recipe, every free parameter drawn over its range."""
-    source = list(sources)[index % len(sources)]
+    source = list(sources)[int(rng.integers(len(sources)))]
     image = sources[source][int(rng.integers(len(sources[source])))]
     side = int(round(math.exp(rng.uniform(math.log(sizes[0]), math.log(sizes[1])))))
     aspect = rng.choice([1.0, 4 / 3, 3 / 2])
@@ -86,7 +99,7 @@ def draw_recipe(rng: np.random.Generator, index: int, kind: str, band: str,
         moving_object=bool(rng.random() < 0.4) if moving is None else moving,
         object_share=float(rng.uniform(0.03, 0.15)), flat=bool(rng.random() < 0.2),
         optics=float(rng.uniform(0.0, 0.8)),
-        quality=int(rng.integers(85, 98)), seed=int(rng.integers(2**31)))
+        quality=int(rng.integers(85, 98)), seed=int(rng.integers(2**31)), scale=scale)
 
 
 def _even(value: float) -> int:
@@ -97,13 +110,15 @@ def _even(value: float) -> int:
 class Rendered:
     """A written burst: its files, clean frames (sRGB-encoded RGB in [0, 1], what a perfect
     development of each frame shows), transforms (scene -> frame) and where the moving
-    object is in each frame (bool, frame geometry; all False without one)."""
+    object is in each frame (bool, frame geometry; all False without one). Zoom bursts also
+    keep each frame's clean view at ``recipe.scale`` times its resolution (``clean_hr``)."""
 
     recipe: Recipe
     files: tuple[Path, ...]
     clean: tuple[np.ndarray, ...]
     transforms: tuple[np.ndarray, ...]
     object_masks: tuple[np.ndarray, ...]
+    clean_hr: tuple[np.ndarray, ...] = ()
 
     def frame_to_frame(self, moving: int, reference: int) -> np.ndarray:
         """The true transform from frame ``moving``'s pixels to frame ``reference``'s."""
@@ -128,24 +143,29 @@ def render(recipe: Recipe, folder: Path, sources: dict[str, list[Path]]) -> Rend
     margin = int(math.ceil(recipe.shift + math.radians(recipe.rotation) * max(
         recipe.width, recipe.height) / 2 + 4))
     scene_size = (recipe.width + 2 * margin, recipe.height + 2 * margin)
-    scene = scene_canvas(read_srgb(recipe.image), (2 * scene_size[0], 2 * scene_size[1]),
+    fine = recipe.fine
+    scene = scene_canvas(read_srgb(recipe.image), (fine * scene_size[0], fine * scene_size[1]),
                          recipe.flat, rng)
-    if recipe.optics > 0.05:  # the lens, in the scene's 2x pixels
-        scene = cv2.GaussianBlur(scene, (0, 0), 2 * recipe.optics)
+    if recipe.optics > 0.05:  # the lens, in the scene's fine pixels
+        scene = cv2.GaussianBlur(scene, (0, 0), fine * recipe.optics)
     mover = _moving_object(recipe, scene, sources, rng) if recipe.moving_object else None
     folder.mkdir(parents=True, exist_ok=True)
-    files, clean, transforms, masks = [], [], [], []
+    files, clean, transforms, masks, clean_hr = [], [], [], [], []
     for index in range(recipe.frames):
         transform = _frame_motion(recipe, margin, rng)
         frame_scene, object_mask = _with_object(scene, mover, index)
-        clean_frame = _sample(frame_scene, transform, recipe)
-        mask = _sample(object_mask, transform, recipe) > 0.01 if mover else np.zeros(
+        view = _view(frame_scene, transform, recipe)
+        clean_frame = _box(view, recipe)
+        mask = _box(_view(object_mask, transform, recipe), recipe) > 0.01 if mover else np.zeros(
             clean_frame.shape[:2], bool)
         files.append(_write(folder / f"frame_{index:03d}", clean_frame, recipe, rng))
         clean.append(clean_frame)
         transforms.append(transform)
         masks.append(mask)
-    return Rendered(recipe, tuple(files), tuple(clean), tuple(transforms), tuple(masks))
+        if recipe.scale > 1:
+            clean_hr.append(np.clip(view, 0.0, 1.0))
+    return Rendered(recipe, tuple(files), tuple(clean), tuple(transforms), tuple(masks),
+                    tuple(clean_hr))
 
 
 def _frame_motion(recipe: Recipe, margin: int, rng: np.random.Generator) -> np.ndarray:
@@ -169,21 +189,26 @@ def _about(matrix: np.ndarray, cx: float, cy: float) -> np.ndarray:
     return move @ matrix @ np.linalg.inv(move)
 
 
-def _sample(scene_hr: np.ndarray, transform: np.ndarray, recipe: Recipe) -> np.ndarray:
-    """The frame: the 2x scene warped by the transform (in 2x pixels), then 2x2 box means."""
-    warp = TO_HR @ transform @ np.linalg.inv(TO_HR)
-    fine = cv2.warpPerspective(scene_hr, warp, (2 * recipe.width, 2 * recipe.height),
+def _view(scene: np.ndarray, transform: np.ndarray, recipe: Recipe) -> np.ndarray:
+    """The frame's view at the scene's fine resolution: the scene warped by the transform."""
+    fine = to_fine(recipe.fine)
+    warp = fine @ transform @ np.linalg.inv(fine)
+    return cv2.warpPerspective(scene, warp, (recipe.fine * recipe.width, recipe.fine * recipe.height),
                                flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-    return np.clip(cv2.resize(fine, (recipe.width, recipe.height),
-                              interpolation=cv2.INTER_AREA), 0.0, 1.0)
+
+
+def _box(view: np.ndarray, recipe: Recipe) -> np.ndarray:
+    """What the sensor records of a fine view: the mean of each pixel's fine x fine box."""
+    return np.clip(cv2.resize(view, (recipe.width, recipe.height), interpolation=cv2.INTER_AREA),
+                   0.0, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
 class _Mover:
-    patch: np.ndarray  # RGB, 2x scene pixels
+    patch: np.ndarray  # RGB, fine scene pixels
     alpha: np.ndarray  # soft ellipse, same size
-    start: tuple[float, float]  # top-left in 2x scene pixels
-    step: tuple[float, float]  # per frame, 2x scene pixels
+    start: tuple[float, float]  # top-left in fine scene pixels
+    step: tuple[float, float]  # per frame, fine scene pixels
 
 
 def _moving_object(recipe: Recipe, scene: np.ndarray, sources: dict[str, list[Path]],
@@ -191,7 +216,8 @@ def _moving_object(recipe: Recipe, scene: np.ndarray, sources: dict[str, list[Pa
     """A textured ellipse cut from another photograph, crossing the scene at 2-6 px a frame."""
     files = [f for files in sources.values() for f in files if f != recipe.image]
     other = read_srgb(files[int(rng.integers(len(files)))])
-    area = recipe.object_share * recipe.width * recipe.height * 4  # 2x pixels
+    fine = recipe.fine
+    area = recipe.object_share * recipe.width * recipe.height * fine ** 2
     ph = int(math.sqrt(area / 1.3))
     pw = int(ph * 1.3)
     patch = scene_canvas(other, (max(pw, 4), max(ph, 4)), False, rng)
@@ -200,7 +226,7 @@ def _moving_object(recipe: Recipe, scene: np.ndarray, sources: dict[str, list[Pa
     alpha = np.clip((1.0 - ellipse) * 4, 0, 1).astype(np.float32)
     # 2-6 px a frame, but never sweeping more than 40 % of the frame over the burst.
     speed = min(rng.uniform(2.0, 6.0), 0.4 * min(recipe.width, recipe.height) / max(
-        recipe.frames - 1, 1)) * 2
+        recipe.frames - 1, 1)) * fine
     heading = rng.uniform(0, 2 * math.pi)
     travel = speed * (recipe.frames - 1)
     sh, sw = scene.shape[:2]

@@ -101,7 +101,8 @@ def registration_error(transforms: Sequence[np.ndarray | None], rendered: Render
     return (float(np.sqrt(np.mean(errors))) if errors else float("nan")), dropped
 
 
-def _found(rendered: Rendered) -> FoundBurst:
+def found_burst(rendered: Rendered) -> FoundBurst:
+    """The burst as ``burst enhance`` would have found it on disk."""
     files = tuple(InputFile(path) for path in rendered.files)
     return FoundBurst(rendered.recipe.name, rendered.files[0].parent, files)
 
@@ -116,7 +117,7 @@ def measure(rendered: Rendered, processors: dict[str, BurstProcessor]) -> BurstR
     reference, weight = None, float("nan")
     for name, processor in processors.items():
         start = time.perf_counter()
-        burst, _ = processor.run_chain(_found(rendered))
+        burst, _ = processor.run_chain(found_burst(rendered))
         seconds[name] = time.perf_counter() - start
         reference = burst.reference if reference is None else reference
         parts = regions(rendered, burst.reference)

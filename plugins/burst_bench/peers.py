@@ -39,7 +39,8 @@ def encode_srgb(linear: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """The channel mean, float32 and contiguous (what ECC registers)."""
     return np.ascontiguousarray(rgb.mean(axis=2), dtype=np.float32)
 
 
@@ -99,7 +100,50 @@ def ecc_mean(frames: list[np.ndarray], reference: int, motion: str) -> tuple[
 
     (Registering RAW frames on their sRGB-encoded or square-rooted grey instead of the linear
     one was measured: no better, 0.01-0.02 px worse at light noise.)"""
-    greys = [_grey(f) for f in frames]
+    greys = [grey(f) for f in frames]
     transforms = [np.eye(3) if i == reference else ecc_transform(greys[reference], g, motion)
                   for i, g in enumerate(greys)]
     return aligned_mean(frames, reference, transforms), transforms
+
+
+def back_projection(frames: list[np.ndarray], reference: int,
+                    transforms: list[np.ndarray | None], scale: int, *, iterations: int = 30,
+                    step: float = 1.0) -> np.ndarray:
+    """The textbook multi-frame super-resolution (Irani & Peleg's iterative back-projection):
+    from the bicubic enlargement of the reference, each frame is simulated through a box
+    sensor (the estimate moved onto the frame's fine grid, then each pixel the mean of its
+    ``scale`` x ``scale`` box), and its error is spread back over its boxes, moved back and
+    averaged over the frames that see each fine pixel; ``iterations`` times.
+
+    A frame pixel x is fine pixel ``scale x + (scale - 1) / 2`` on its own fine grid."""
+    height, width = frames[reference].shape[:2]
+    size = (width * scale, height * scale)
+    fine = np.array([[scale, 0, (scale - 1) / 2], [0, scale, (scale - 1) / 2], [0, 0, 1.0]])
+    estimate = cv2.resize(frames[reference], size, interpolation=cv2.INTER_CUBIC)
+    # Reference fine grid -> each frame's fine grid.
+    moves = [None if t is None else fine @ np.linalg.inv(t) @ np.linalg.inv(fine)
+             for t in transforms]
+    coverage = np.zeros(estimate.shape[:2], np.float32)
+    for move in moves:
+        if move is not None:
+            coverage += _move(np.ones(estimate.shape[:2], np.float32), move, size, inverse=True)
+    for _ in range(iterations):
+        correction = np.zeros_like(estimate)
+        for frame, move in zip(frames, moves):
+            if move is None:
+                continue
+            seen = cv2.resize(_move(estimate, move, size), (width, height),
+                              interpolation=cv2.INTER_AREA)
+            spread = cv2.resize(frame - seen, size, interpolation=cv2.INTER_NEAREST)
+            correction += _move(spread, move, size, inverse=True)
+        estimate += step * correction / np.maximum(coverage, 1e-3)[..., None]
+    return estimate
+
+
+def _move(image: np.ndarray, move: np.ndarray, size: tuple[int, int], *,
+          inverse: bool = False) -> np.ndarray:
+    """``image`` on the reference's fine grid seen on a frame's (or back, ``inverse``)."""
+    flags = cv2.INTER_LINEAR | (cv2.WARP_INVERSE_MAP if inverse else 0)
+    border = cv2.BORDER_CONSTANT if inverse else cv2.BORDER_REPLICATE
+    moved = cv2.warpPerspective(image, move, size, flags=flags, borderMode=border)
+    return moved if moved.ndim == image.ndim else moved[..., None]

@@ -211,7 +211,7 @@ def _dng_calls(burst, s, methods, zoom_classical, zoom_network, develop, develop
 
     def classical(iterations: int) -> np.ndarray:
         params = dataclasses.replace(zoom_classical.params_type(), scale=s,
-                                     iterations=iterations)
+                                     iterations=iterations, validation=0.0)
         return developed(zoom_classical(burst, params))
 
     calls = {"bicubic": bicubic_rgb}
@@ -250,7 +250,7 @@ def _method_calls(methods: Methods, frames: list[np.ndarray], transforms: list[n
                                  for i, (f, t) in enumerate(zip(frames, transforms))), reference=0)
         for iterations in CLASSICAL_ITERATIONS:  # fewer suit noisier bursts: show both
             params = dataclasses.replace(zoom_classical.params_type(), scale=s,
-                                         iterations=iterations)
+                                         iterations=iterations, validation=0.0)
             calls[f"classical, {iterations} it."] = functools.partial(
                 lambda p: zoom_classical(burst, p).image, params)
     if methods.model is not None:

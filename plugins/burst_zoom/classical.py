@@ -68,6 +68,37 @@ def kernel_start(frames: list[Frame], gains: list[float], grid: Grid, sigma: flo
     return accumulator.result(fallback)
 
 
+def bicubic_start(frame: Frame, grid: Grid, channels: int) -> np.ndarray:
+    """The reference's bicubic enlargement onto the HR grid (H x W x ``channels``); a mosaic
+    is demosaicked bilinearly first (each colour from its own sites)."""
+    values = normalized(frame)
+    if frame.layout == "cfa":
+        values = _bilinear_demosaic(frame, values)
+    elif values.ndim == 2:
+        values = values[..., None]
+    height, width = grid.shape
+    transform = frame.transform if frame.transform is not None else np.eye(3)
+    to_grid = grid.from_reference() @ transform  # the frame may be a cut of the reference
+    enlarged = cv2.warpAffine(values, to_grid[:2], (width, height),
+                              flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    enlarged = enlarged if enlarged.ndim == 3 else enlarged[..., None]
+    if enlarged.shape[2] != channels:  # grey frames, RGB grid
+        enlarged = np.repeat(enlarged.mean(axis=2, keepdims=True), channels, axis=2)
+    return enlarged.astype(np.float32)
+
+
+def _bilinear_demosaic(frame: Frame, values: np.ndarray) -> np.ndarray:
+    """Each colour's samples spread to the whole mosaic by normalised 3x3 averaging."""
+    channels = sample_channels(frame)
+    kernel = np.array([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]], np.float32)
+    out = np.empty((*values.shape, 3), np.float32)
+    for c in range(3):
+        mask = (channels == c).astype(np.float32)
+        out[..., c] = cv2.filter2D(values * mask, -1, kernel) / np.maximum(
+            cv2.filter2D(mask, -1, kernel), 1e-6)
+    return out
+
+
 def box_positions(position: np.ndarray, scale: int) -> np.ndarray:
     """LR positions at which bilinear interpolation of an LR image equals bilinear
     interpolation, at ``position``, of that image upsampled by nearest neighbour onto the
@@ -133,6 +164,13 @@ class SensorModel:
         self.box_x, self.box_y = _box_maps(np.linalg.inv(grid.from_reference() @ transform),
                                            grid.shape, self.scale)
         self.masks = _channel_masks(frame)
+        self.fade: np.ndarray | None = None  # the robust fade, once decided
+        self.calls = 0
+        self.holdout: np.ndarray | None = None  # LR pixels kept out of the updates
+
+    def reset(self) -> None:
+        """Forget the robust fade (a new back-projection starts)."""
+        self.fade, self.calls = None, 0
 
     def simulate(self, boxed: np.ndarray) -> np.ndarray:
         """The frame as the sensor would record the HR estimate (all channels), from its
@@ -153,11 +191,16 @@ class SensorModel:
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return out if out.ndim == 3 else out[..., None]
 
-    def errors(self, boxed: np.ndarray, robust: float) -> tuple[np.ndarray, np.ndarray]:
+    def errors(self, boxed: np.ndarray, robust: float) -> tuple[np.ndarray, np.ndarray,
+                                                                float, float]:
         """(weighted error, weight) per LR pixel and output channel for the estimate whose
         :func:`box_average` is ``boxed``; a mosaic pixel counts only for its colour.
         ``robust`` > 0 fades out pixels whose error is far beyond the frame's typical error
-        (what moved), Huber-like."""
+        (what moved), Huber-like; the fade is decided over the first ROBUST_SETTLE
+        iterations and then kept, so that the static scene's last, small errors (edges on
+        the way to convergence) are never taken for motion. Pixels held out for validation
+        (``holdout``) get no weight; the sum of their squared errors and their count come
+        back as the last two values."""
         simulated = self.simulate(boxed)
         channels = simulated.shape[2]
         if self.masks is None:
@@ -168,30 +211,98 @@ class SensorModel:
             weight = np.stack(self.masks, axis=2)
         error = (observed - simulated) * weight
         if robust > 0:
-            local = cv2.blur((error ** 2).sum(axis=2) / np.maximum(weight.sum(axis=2), 1e-6), (3, 3))
-            typical = float(np.median(local)) + 1e-12
-            fade = np.minimum(1.0, robust * typical / np.maximum(local, 1e-20)).astype(np.float32)
+            fade = self._fade(error, weight, robust)
             weight = weight * fade[..., None]
             error = error * fade[..., None]
-        return error.astype(np.float32), weight.astype(np.float32)
+        held_squared, held = 0.0, 0.0
+        if self.holdout is not None:
+            kept = (~self.holdout).astype(np.float32)[..., None]
+            held_error = error * self.holdout[..., None]
+            held_squared = float(np.sum(held_error * held_error))
+            held = float(np.sum(weight * self.holdout[..., None]))
+            weight, error = weight * kept, error * kept
+        return error.astype(np.float32), weight.astype(np.float32), held_squared, held
+
+    def _fade(self, error: np.ndarray, weight: np.ndarray, robust: float) -> np.ndarray:
+        if self.fade is not None and self.calls >= ROBUST_SETTLE:
+            return self.fade
+        self.calls += 1
+        local = cv2.blur((error ** 2).sum(axis=2) / np.maximum(weight.sum(axis=2), 1e-6), (3, 3))
+        typical = float(np.median(local)) + 1e-12
+        self.fade = np.minimum(1.0, robust * typical / np.maximum(local, 1e-20)).astype(np.float32)
+        return self.fade
+
+
+#: Iterations over which the robust fade is decided before it is kept (see SensorModel.errors).
+ROBUST_SETTLE = 3
+
+
+def _iteration(models: list[SensorModel], estimate: np.ndarray, step: float, robust: float,
+               coverage: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """One back-projection step: (new estimate, coverage, mean squared error of the held-out
+    pixels under the estimate it started from; 0 without any)."""
+    # Without the robust fade the weights never change: their spread is made once.
+    spread_weights = coverage is None or (robust > 0 and models[0].calls < ROBUST_SETTLE)
+    if spread_weights:
+        coverage = np.zeros_like(estimate)
+    correction = np.zeros_like(estimate)
+    boxed = box_average(estimate, models[0].scale)
+    squared, samples = 0.0, 0.0
+    for model in models:
+        error, weight, held_squared, held = model.errors(boxed, robust)
+        correction += model.spread(error)
+        squared, samples = squared + held_squared, samples + held
+        if spread_weights:
+            coverage += model.spread(weight)
+    estimate = estimate + step * correction / np.maximum(coverage, 1e-3)
+    return estimate, coverage, squared / max(samples, 1.0)
+
+
+#: Iterations without a better validation error before back-projection stops.
+PATIENCE = 3
 
 
 def back_project(models: list[SensorModel], start: np.ndarray, iterations: int, step: float,
                  robust: float) -> np.ndarray:
-    """Iterative back-projection from ``start`` (H x W x C)."""
+    """Iterative back-projection from ``start`` (H x W x C), ``iterations`` times."""
+    return back_project_validated(models, start, iterations, step, robust, 0.0)[0]
+
+
+def back_project_validated(models: list[SensorModel], start: np.ndarray, iterations: int,
+                           step: float, robust: float, holdout: float,
+                           seed: int = 0) -> tuple[np.ndarray, int, float]:
+    """Iterative back-projection that decides itself when to stop: a random ``holdout``
+    share of every frame's pixels is left out of the updates, and the estimate that predicts
+    those pixels best is kept (stopping PATIENCE iterations after the best, or after
+    ``iterations``). Each iteration fits the frames closer; once it starts fitting their
+    noise (and amplifying it) the held-out pixels say so, whatever the noise level, with no
+    noise estimate. Returns the estimate, the iterations it had when kept and its mean
+    squared error on the held-out pixels (inf without a holdout)."""
     estimate = start.astype(np.float32)
-    coverage = None
-    for _ in range(iterations):
-        # Without the robust fade the weights never change: their spread is made once.
-        spread_weights = coverage is None or robust > 0
-        if spread_weights:
-            coverage = np.zeros_like(estimate)
-        correction = np.zeros_like(estimate)
-        boxed = box_average(estimate, models[0].scale) if models else estimate
-        for model in models:
-            error, weight = model.errors(boxed, robust)
-            correction += model.spread(error)
-            if spread_weights:
-                coverage += model.spread(weight)
-        estimate += step * correction / np.maximum(coverage, 1e-3)
-    return estimate
+    if not models:
+        return estimate, 0, float("inf")
+    rng = np.random.default_rng(seed)
+    for model in models:
+        model.reset()
+        model.holdout = (rng.random(model.values.shape[:2]) < holdout) if holdout > 0 else None
+    coverage, best, best_error, best_at = None, estimate, float("inf"), 0
+    for done in range(iterations):
+        updated, coverage, error = _iteration(models, estimate, step, robust, coverage)
+        if holdout > 0:
+            if error < best_error:
+                best, best_error, best_at = estimate, error, done
+            elif done - best_at >= PATIENCE:
+                return best, best_at, best_error
+        estimate = updated
+    if holdout > 0:
+        final = _held_error(models, estimate, robust)
+        if final >= best_error:
+            return best, best_at, best_error
+        return estimate, iterations, final
+    return estimate, iterations, float("inf")
+
+
+def _held_error(models: list[SensorModel], estimate: np.ndarray, robust: float) -> float:
+    boxed = box_average(estimate, models[0].scale)
+    results = [model.errors(boxed, robust) for model in models]
+    return sum(r[2] for r in results) / max(sum(r[3] for r in results), 1.0)

@@ -146,6 +146,15 @@ def classical_estimate(frames: list[np.ndarray], transforms: list[np.ndarray], s
                        iterations: int) -> np.ndarray:
     """``iterations`` of back-projection (``CLASSICAL_STEP``, ``CLASSICAL_ROBUST``) from
     ``start`` (H x W) on the HR grid of the window, with the frames' parts that land in it."""
+    estimate = back_project(window_models(frames, transforms, scale, origin, size),
+                            start[..., None], iterations, CLASSICAL_STEP, CLASSICAL_ROBUST)
+    return estimate[..., 0]
+
+
+def window_models(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
+                  origin: tuple[int, int], size: tuple[int, int]) -> list[SensorModel]:
+    """The sensor models of grey frames' parts that land in a window of the reference, on
+    the window's HR grid."""
     grid = Grid(scale, (float(origin[0]), float(origin[1])), size)
     models = []
     for index, (frame, transform) in enumerate(zip(frames, transforms)):
@@ -153,9 +162,7 @@ def classical_estimate(frames: list[np.ndarray], transforms: list[np.ndarray], s
         if part.size:
             models.append(SensorModel(Frame(Path(f"frame {index}"), pixels=part, layout="gray",
                                             transform=moved), grid, 1.0))
-    estimate = back_project(models, start[..., None], iterations, CLASSICAL_STEP,
-                            CLASSICAL_ROBUST)
-    return estimate[..., 0]
+    return models
 
 
 def network_input(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,

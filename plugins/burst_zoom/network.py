@@ -158,21 +158,48 @@ def oriented_features(features: np.ndarray, scale: int, orientation: int) -> np.
 
 
 def run_network(model: LoadedModel, frames: list[Frame], origin: tuple[int, int],
-                size: tuple[int, int], ensemble: int = 1) -> tuple[np.ndarray, str]:
-    """(HR image of the window, its layout): Y from the network, U and V bicubic from the
-    reference. YUV frames (``colour.yuv``) give YUV; RGB frames go through the same
-    conversion and come back RGB; grey stays grey."""
+                size: tuple[int, int], ensemble: int = 1,
+                refine: float = 0.0) -> tuple[np.ndarray, str, int]:
+    """(HR image of the window, its layout, refinement iterations): Y from the network,
+    then (``refine`` > 0, bursts of several frames) back-projected while a held-out share
+    ``refine`` of the frames' pixels says it helps; U and V bicubic from the reference. YUV
+    frames (``colour.yuv``) give YUV; RGB frames go through the same conversion and come
+    back RGB; grey stays grey."""
     transforms = [np.eye(3) if f.transform is None else f.transform for f in frames]
     lumas = [luma(f) for f in frames]
     level = float(lumas[0].mean())  # bursts jitter in exposure: bring frames to the reference's
     lumas = [lumas[0], *(l * np.float32(level / max(float(l.mean()), 1e-6)) for l in lumas[1:])]
     y = super_resolve_luma(model, lumas, transforms, origin, size, ensemble)
+    refined = 0
+    if refine > 0 and len(frames) > 1:
+        y, refined = refine_luma(y, lumas, transforms, model.scale, origin, size, refine)
     reference = normalized(frames[0])
     if reference.ndim == 2:
-        return np.clip(y, 0.0, 1.0).astype(np.float32), "gray"
+        return np.clip(y, 0.0, 1.0).astype(np.float32), "gray", refined
     x0, y0 = origin
     window = reference[y0:y0 + size[0], x0:x0 + size[1]]
     if frames[0].layout == "yuv":
-        return upsample_chroma(window, y), "yuv"
+        return upsample_chroma(window, y), "yuv", refined
     rgb = yuv_to_rgb(upsample_chroma(rgb_to_yuv(window), y))
-    return np.clip(rgb, 0.0, 1.0).astype(np.float32), "rgb"
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32), "rgb", refined
+
+
+#: The most data-consistency iterations after the network, and their robust fade (as the
+#: classical stage's: what moved is not fitted).
+REFINE_ITERATIONS = 40
+REFINE_ROBUST = 4.0
+
+
+def refine_luma(y: np.ndarray, lumas: list[np.ndarray], transforms: list[np.ndarray],
+                scale: int, origin: tuple[int, int], size: tuple[int, int],
+                holdout: float) -> tuple[np.ndarray, int]:
+    """The network's Y made consistent with the frames by back-projection through the box
+    sensor, for as long as the held-out pixels say it helps: at low noise the frames hold
+    more than the network restored; at high noise no iteration is kept."""
+    from .classical import back_project_validated
+    from .features import window_models
+
+    models = window_models(lumas, transforms, scale, origin, size)
+    refined, iterations, _ = back_project_validated(models, y[..., None], REFINE_ITERATIONS,
+                                                    1.0, REFINE_ROBUST, holdout)
+    return refined[..., 0], iterations

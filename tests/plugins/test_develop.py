@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from burst_decode import decode
-from burst_develop import develop
+from burst_develop import develop, develop_frames
+from burst_develop.libraw import libraw_demosaic
 from burst_synth.dng import write_dng
 from burstcli import Burst, Frame, RawInfo
 from burstcli.errors import StageError
@@ -19,6 +20,12 @@ PATTERNS = {"RGGB": ((0, 1), (3, 2)), "BGGR": ((2, 3), (1, 0)), "GRBG": ((1, 0),
             "GBRG": ((3, 2), (0, 1))}
 CHANNEL = {"R": 0, "G": 1, "B": 2}
 BLACK, WHITE = 256, 4095
+LIBRAW = ["ahd", "aahd", "dht", "dcb", "ppg", "libraw-vng"]
+#: The LibRaw path quantises the square root of each value to 16 bits and squares the result:
+#: for x in [0, 1] that is at most sqrt(x) / 65535 off, 1.5e-5.
+LIBRAW_EXACT = 2e-5
+#: DHT interpolates colour ratios in floating point and rounds them: 2 LSB off (GRBG, GBRG).
+DHT_EXACT = 4e-5
 
 
 def bayer(rgb: np.ndarray, cfa: str) -> np.ndarray:
@@ -54,7 +61,7 @@ def flat(colour, size=(16, 16)) -> np.ndarray:
 
 
 @pytest.mark.parametrize("cfa", sorted(PATTERNS))
-@pytest.mark.parametrize("demosaic", ["bilinear", "vng", "ea"])
+@pytest.mark.parametrize("demosaic", ["bilinear", "vng", "ea", *LIBRAW])
 def test_every_bayer_phase_gives_the_right_colour(cfa, demosaic):
     colour = [0.8, 0.4, 0.1]  # R, G and B all differ: a swapped phase cannot pass
     image = develop_mosaic(sensor(flat(colour), cfa), raw_info(cfa), output="linear",
@@ -71,6 +78,114 @@ def test_vng_beats_bilinear_on_a_real_photograph(shared_data):
         errors[method] = float(np.mean((image - truth)[4:-4, 4:-4] ** 2))
     gain_db = 10 * np.log10(errors["bilinear"] / errors["vng"])
     assert gain_db > 2.0  # measured: +3.2 to +3.4 dB on the whole image, all four phases
+
+
+def linear_psnr(image: np.ndarray, truth: np.ndarray, border: int = 8) -> float:
+    inner = (slice(border, -border), slice(border, -border))
+    return float(-10 * np.log10(np.mean((image[inner] - truth[inner]) ** 2)))
+
+
+def develop_linear(truth: np.ndarray, cfa: str, demosaic: str | None = None) -> np.ndarray:
+    """``truth`` (linear [0, 1] RGB) through a 12-bit ``cfa`` sensor and develop, linear out."""
+    params = {"demosaic": demosaic} if demosaic else {}
+    return develop_mosaic(sensor(truth, cfa), raw_info(cfa), output="linear", **params).image
+
+
+def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    return linear.astype(np.float32)
+
+
+@pytest.mark.parametrize("cfa", sorted(PATTERNS))
+@pytest.mark.parametrize("shape", [(16, 16), (23, 31), (40, 7)])
+def test_libraw_reproduces_a_flat_colour_exactly(cfa, shape):
+    """Every pixel, borders included: no crop, shift, flip, rescale or channel swap, and the
+    odd sizes and tiny sides (LibRaw refuses < 22 px) come back whole."""
+    colour = np.array([0.8, 0.4, 0.1], np.float32)
+    mosaic = bayer(flat(colour, shape), cfa)
+    for method in LIBRAW:
+        rgb = libraw_demosaic(mosaic, cfa, method)
+        assert rgb.shape == shape + (3,) and rgb.dtype == np.float32
+        tolerance = DHT_EXACT if method == "dht" else LIBRAW_EXACT
+        assert np.abs(rgb - colour).max() < tolerance, method
+    for domain in ("sqrt", "linear"):
+        grey = libraw_demosaic(np.full(shape, 0.25, np.float32), cfa, "ahd", domain=domain)
+        assert np.abs(grey - 0.25).max() < LIBRAW_EXACT, domain
+
+
+@pytest.mark.parametrize("cfa", sorted(PATTERNS))
+def test_libraw_keeps_a_colour_chart_in_place_and_value(cfa):
+    """6 x 4 patches from black to full scale, each of its own colour: output = input inside
+    every patch (a flip or a shift would move patches; a scale would change values)."""
+    rng = np.random.default_rng(7)
+    colours = rng.uniform(0.0, 1.0, (4, 6, 3)).astype(np.float32)
+    colours[0, 0], colours[0, 1], colours[0, 2] = 0.0, 1.0, (1.0, 0.0, 0.0)
+    colours[1, 0] = (0.002, 0.001, 0.003)  # deep shadow: the square-root path keeps it
+    chart = np.repeat(np.repeat(colours, 16, axis=0), 16, axis=1)
+    rgb = libraw_demosaic(bayer(chart, cfa), cfa, "ahd")
+    assert rgb.shape == chart.shape
+    inner = rgb.reshape(4, 16, 6, 16, 3)[:, 4:12, :, 4:12]
+    assert np.abs(inner - colours[:, None, :, None]).max() < LIBRAW_EXACT
+
+
+def test_default_demosaic_beats_edge_aware_on_a_real_photograph(shared_data):
+    srgb = iio.imread(shared_data / "kodak24" / "kodim19.png")[256:512, 128:384]  # the fence
+    truth = srgb_to_linear(srgb.astype(np.float32) / 255)
+    psnr = {m: linear_psnr(develop_linear(truth, "GRBG", m), truth) for m in ("ea", None)}
+    assert develop.params_type().demosaic == "ahd"
+    assert psnr[None] - psnr["ea"] > 5.0  # measured: +9.6 dB on this crop
+
+
+def test_square_root_domain_and_padding_pay_on_a_real_photograph(shared_data):
+    """Why the LibRaw path feeds square roots and pads the mosaic: each is measured here."""
+    srgb = iio.imread(shared_data / "kodak24" / "kodim19.png")[256:512, 128:384]
+    truth = srgb_to_linear(srgb.astype(np.float32) / 255)
+    mosaic = bayer(truth, "BGGR")
+    rgb = libraw_demosaic(mosaic, "BGGR", "ahd")
+    linear_fed = libraw_demosaic(mosaic, "BGGR", "ahd", domain="linear")
+    assert linear_psnr(rgb, truth) - linear_psnr(linear_fed, truth) > 1.0  # measured: +1.7 dB
+    band = np.ones(truth.shape[:2], bool)
+    band[8:-8, 8:-8] = False
+    border_psnr = float(-10 * np.log10(np.mean((rgb[band] - truth[band]) ** 2)))
+    # LibRaw's own border (unpadded) is 9.7 dB worse than the inside here; padded: 0.4 dB.
+    assert border_psnr > linear_psnr(rgb, truth) - 3.0
+
+
+def textured(size: int = 160) -> np.ndarray:
+    """A procedural scene (always available): smooth colour fields under sharp oriented edges,
+    stripes and a zone plate, with the highs and lows of a photograph, in linear light."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    base = np.stack([0.5 + 0.4 * np.sin(3 * x + 1), 0.5 + 0.4 * np.cos(2 * y),
+                     0.5 + 0.4 * np.sin(2 * (x + y))], axis=-1)
+    stripes = 0.5 + 0.5 * np.sign(np.sin(2 * np.pi * (4 * x + 7 * y)))
+    zone = 0.5 + 0.5 * np.cos(40 * ((x - 0.5) ** 2 + (y - 0.5) ** 2))
+    edges = np.where(x + 0.3 * y > 0.6, 1.0, 0.25)
+    lum = (0.3 + 0.7 * stripes * (y < 0.5) + 0.7 * zone * (y >= 0.5)) * edges / 1.7
+    return np.clip(base * lum[..., None], 0.0, 1.0).astype(np.float32) ** 2.2
+
+
+@pytest.mark.parametrize("cfa", sorted(PATTERNS))
+def test_default_demosaic_beats_edge_aware_on_a_textured_scene(cfa):
+    truth = textured()
+    gain = linear_psnr(develop_linear(truth, cfa), truth) - linear_psnr(
+        develop_linear(truth, cfa, "ea"), truth)
+    assert gain > 3.0  # measured: +5.1 to +5.3 dB
+
+
+def test_develop_and_develop_frames_agree():
+    truth = textured(64)
+    raw = raw_info("GBRG", wb=(2.0, 1.0, 1.5, 0.0),
+                   matrix=((1.5, -0.3, -0.2), (-0.2, 1.4, -0.2), (0.0, -0.5, 1.5)))
+    frames = tuple(Frame(Path(f"f{i}.dng"), pixels=sensor(np.roll(truth, i, axis=1), "GBRG"),
+                         layout="cfa", raw=raw) for i in range(3))
+    burst = Burst(name="b", frames=frames, reference=1)
+    params = develop.params_type()
+    product = develop(burst, params).image
+    each = develop_frames(burst, params)
+    assert each.frames[1].layout == "rgb" and each.frames[1].raw is None
+    assert np.array_equal(each.frames[1].pixels, product)
+    assert not np.array_equal(each.frames[0].pixels, product)  # each frame its own pixels
+    assert each.notes["develop.frames"]["demosaic"] == "ahd"
 
 
 def test_white_balance_makes_grey_neutral():

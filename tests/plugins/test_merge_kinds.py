@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -21,28 +20,6 @@ description: denoise on frames developed one by one (demosaic first)
 extends: denoise
 pipeline: [decode, score.laplacian, select, align.global, develop.frames, merge.robust, develop]
 """
-
-
-def textured_scene(path: Path, seed: int) -> Path:
-    """A photograph-like texture: smoothed noise at several scales plus a few hard edges."""
-    rng = np.random.default_rng(seed)
-    image = np.zeros((400, 400, 3), np.float32)
-    for sigma in (1.0, 3.0, 9.0, 27.0):
-        layer = cv2.GaussianBlur(rng.normal(0, 1, (400, 400, 3)).astype(np.float32), (0, 0), sigma)
-        image += layer / max(float(layer.std()), 1e-6) * 0.08
-    for _ in range(6):
-        x, y = rng.integers(0, 400, 2)
-        cv2.rectangle(image, (int(x), int(y)), (int(x) + 60, int(y) + 40),
-                      tuple(float(v) for v in rng.uniform(-0.3, 0.3, 3)), -1)
-    bgr = np.clip((image + 0.45) * 255, 0, 255).astype(np.uint8)
-    cv2.imwrite(str(path), bgr)
-    return path
-
-
-@pytest.fixture(scope="module")
-def sources(tmp_path_factory) -> dict[str, list[Path]]:
-    folder = tmp_path_factory.mktemp("scenes")
-    return {"texture": [textured_scene(folder / f"scene_{i}.png", i) for i in range(3)]}
 
 
 def recipe(kind: str, sources, *, moving: bool, noise: float, seed: int) -> Recipe:
@@ -65,13 +42,13 @@ CASES = [("dng", "denoise", 2e-3), ("dng", "developed", 2e-3), ("tiff16", "denoi
 
 
 @pytest.mark.parametrize("kind,preset,noise", CASES)
-def test_robust_weights_stay_high_on_static_bursts_of_every_kind(tmp_path, sources, kind,
+def test_robust_weights_stay_high_on_static_bursts_of_every_kind(tmp_path, bench_sources, kind,
                                                                  preset, noise):
     if preset == "developed":
         preset = str(tmp_path / "developed.yaml")
         Path(preset).write_text(DENOISE_DEVELOPED)
-    rendered = render(recipe(kind, sources, moving=False, noise=noise, seed=3), tmp_path / "b",
-                      sources)
+    made = recipe(kind, bench_sources, moving=False, noise=noise, seed=3)
+    rendered = render(made, tmp_path / "b", bench_sources)
     burst = run(preset, rendered)
     weights = burst.notes["merge.robust"]["mean_weight"]
     assert len(weights) == 7
@@ -79,16 +56,16 @@ def test_robust_weights_stay_high_on_static_bursts_of_every_kind(tmp_path, sourc
 
 
 def test_robust_merge_is_near_the_aligned_mean_static_and_gains_where_things_move(
-        tmp_path, sources):
-    static = render(recipe("tiff16", sources, moving=False, noise=0.03, seed=5), tmp_path / "s",
-                    sources)
+        tmp_path, bench_sources):
+    made = recipe("tiff16", bench_sources, moving=False, noise=0.03, seed=5)
+    static = render(made, tmp_path / "s", bench_sources)
     processors = {"denoise": BurstProcessor(JobSpec("denoise", (), "tiff"))}
     result = measure(static, processors)
     ours = result.psnr["denoise"]["static"]
     assert ours >= result.psnr["oracle mean"]["static"] - 0.3
     assert ours >= result.psnr["reference alone"]["static"] + 6.0
-    moving = render(recipe("tiff16", sources, moving=True, noise=0.03, seed=6), tmp_path / "m",
-                    sources)
+    made = recipe("tiff16", bench_sources, moving=True, noise=0.03, seed=6)
+    moving = render(made, tmp_path / "m", bench_sources)
     result = measure(moving, processors)
     assert result.psnr["denoise"]["moving"] >= result.psnr["reference alone"]["moving"] + 1.0
     # The plain mean ghosts: the moving object is what the robust merge is for.
