@@ -109,7 +109,7 @@ def _even(value: float) -> int:
 @dataclasses.dataclass(frozen=True)
 class Rendered:
     """A written burst: its files, clean frames (sRGB-encoded RGB in [0, 1], what a perfect
-    development of each frame shows), transforms (scene -> frame) and where the moving
+    development of each frame shows; light was integrated in linear light, then encoded), transforms (scene -> frame) and where the moving
     object is in each frame (bool, frame geometry; all False without one). Zoom bursts also
     keep each frame's clean view at ``recipe.scale`` times its resolution (``clean_hr``)."""
 
@@ -146,6 +146,7 @@ def render(recipe: Recipe, folder: Path, sources: dict[str, list[Path]]) -> Rend
     fine = recipe.fine
     scene = scene_canvas(read_srgb(recipe.image), (fine * scene_size[0], fine * scene_size[1]),
                          recipe.flat, rng)
+    scene = srgb_to_linear(scene).astype(np.float32)  # photographs are stored encoded
     if recipe.optics > 0.05:  # the lens, in the scene's fine pixels
         scene = cv2.GaussianBlur(scene, (0, 0), fine * recipe.optics)
     mover = _moving_object(recipe, scene, sources, rng) if recipe.moving_object else None
@@ -155,15 +156,15 @@ def render(recipe: Recipe, folder: Path, sources: dict[str, list[Path]]) -> Rend
         transform = _frame_motion(recipe, margin, rng)
         frame_scene, object_mask = _with_object(scene, mover, index)
         view = _view(frame_scene, transform, recipe)
-        clean_frame = _box(view, recipe)
+        linear = _box(view, recipe)  # the sensor integrates light, not its encoding
         mask = _box(_view(object_mask, transform, recipe), recipe) > 0.01 if mover else np.zeros(
-            clean_frame.shape[:2], bool)
-        files.append(_write(folder / f"frame_{index:03d}", clean_frame, recipe, rng))
-        clean.append(clean_frame)
+            linear.shape[:2], bool)
+        files.append(_write(folder / f"frame_{index:03d}", linear, recipe, rng))
+        clean.append(linear_to_srgb(linear))
         transforms.append(transform)
         masks.append(mask)
         if recipe.scale > 1:
-            clean_hr.append(np.clip(view, 0.0, 1.0))
+            clean_hr.append(linear_to_srgb(np.clip(view, 0.0, 1.0)))
     return Rendered(recipe, tuple(files), tuple(clean), tuple(transforms), tuple(masks),
                     tuple(clean_hr))
 
@@ -220,7 +221,8 @@ def _moving_object(recipe: Recipe, scene: np.ndarray, sources: dict[str, list[Pa
     area = recipe.object_share * recipe.width * recipe.height * fine ** 2
     ph = int(math.sqrt(area / 1.3))
     pw = int(ph * 1.3)
-    patch = scene_canvas(other, (max(pw, 4), max(ph, 4)), False, rng)
+    patch = srgb_to_linear(scene_canvas(other, (max(pw, 4), max(ph, 4)), False, rng)).astype(
+        np.float32)
     yy, xx = np.mgrid[0:patch.shape[0], 0:patch.shape[1]]
     ellipse = ((xx - pw / 2) / (pw / 2)) ** 2 + ((yy - ph / 2) / (ph / 2)) ** 2
     alpha = np.clip((1.0 - ellipse) * 4, 0, 1).astype(np.float32)
@@ -249,14 +251,23 @@ def _with_object(scene: np.ndarray, mover: _Mover | None, index: int) -> tuple[
     return scene * (1 - alpha[..., None]) + patch * alpha[..., None], alpha
 
 
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """The sRGB curve (what cameras write to 8/16-bit files), float32."""
+    x = np.clip(values, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(
+        np.float32)
+
+
 def srgb_to_linear(values: np.ndarray) -> np.ndarray:
     """The sRGB curve inverted."""
     return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
 
 
-def _write(stem: Path, clean: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> Path:
+def _write(stem: Path, linear: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> Path:
+    """A frame's file: RAW keeps linear light; the others are sRGB-encoded, then noisy."""
     if recipe.kind == "dng":
-        return _write_dng(stem.with_suffix(".dng"), clean, recipe, rng)
+        return _write_dng(stem.with_suffix(".dng"), linear, recipe, rng)
+    clean = linear_to_srgb(linear)
     noisy = np.clip(clean + rng.normal(0.0, recipe.noise, clean.shape), 0.0, 1.0)
     if recipe.kind == "tiff16":
         path = stem.with_suffix(".tiff")
@@ -277,13 +288,13 @@ def _gains(rng: np.random.Generator) -> np.ndarray:
     return np.array([rng.uniform(1.9, 2.4), 1.0, rng.uniform(1.5, 1.9)])
 
 
-def _write_dng(path: Path, clean: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> Path:
+def _write_dng(path: Path, linear: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> Path:
     """A Bayer DNG of a camera whose raw space is linear sRGB divided by its white balance:
-    developed with the as-shot neutral and no further matrix, its clean frame is ``clean``."""
+    developed with the as-shot neutral and no further matrix, its clean frame is ``linear``."""
     from burst_synth.dng import write_dng  # the DNG writer is tested against rawpy there
 
     gains = _gains(np.random.default_rng(recipe.seed))  # one camera per burst
-    camera = srgb_to_linear(clean) / gains
+    camera = linear / gains
     pattern = ("RGGB", "BGGR", "GRBG", "GBRG")[recipe.seed % 4]
     channel = {"R": 0, "G": 1, "B": 2}
     mosaic = np.empty(camera.shape[:2], np.float64)

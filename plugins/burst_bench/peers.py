@@ -15,7 +15,8 @@ import imageio.v3 as iio
 import numpy as np
 import rawpy
 
-ECC_MOTIONS = {"translation": cv2.MOTION_TRANSLATION, "euclidean": cv2.MOTION_EUCLIDEAN}
+ECC_MOTIONS = {"translation": cv2.MOTION_TRANSLATION, "euclidean": cv2.MOTION_EUCLIDEAN,
+               "homography": cv2.MOTION_HOMOGRAPHY}
 COARSEST = 48  # the ECC pyramid stops above this many pixels on the short side
 
 
@@ -26,7 +27,8 @@ def decode_linear(path: Path) -> np.ndarray:
         with rawpy.imread(str(path)) as raw:
             rgb = raw.postprocess(demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD,
                                   use_camera_wb=True, output_color=rawpy.ColorSpace.raw,
-                                  gamma=(1, 1), no_auto_bright=True, output_bps=16, user_flip=0)
+                                  gamma=(1, 1), no_auto_bright=True, output_bps=16, user_flip=0,
+                                  adjust_maximum_thr=0.0)  # never rescale by the data's max
         return rgb.astype(np.float32) / 65535.0
     pixels = iio.imread(path)
     scale = np.iinfo(pixels.dtype).max if pixels.dtype.kind in "ui" else 1.0
@@ -50,14 +52,16 @@ def ecc_transform(reference: np.ndarray, moving: np.ndarray, motion: str) -> np.
     levels = 0
     while min(reference.shape) >> (levels + 1) >= COARSEST:
         levels += 1
-    warp = np.eye(2, 3, dtype=np.float32)
+    warp = np.eye(3 if motion == "homography" else 2, 3, dtype=np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
     for level in reversed(range(levels + 1)):
         factor = 0.5 ** level
         ref, mov = _shrink(reference, factor), _shrink(moving, factor)
         guess = warp.copy()
         if level < levels:  # from the coarser level: the same motion in twice the pixels
-            guess[:, 2] *= 2.0
+            guess[:2, 2] *= 2.0
+            if motion == "homography":
+                guess[2, :2] *= 0.5
         try:
             _, warp = cv2.findTransformECC(ref, mov, guess, ECC_MOTIONS[motion], criteria, None, 5)
         except cv2.error:
@@ -65,7 +69,8 @@ def ecc_transform(reference: np.ndarray, moving: np.ndarray, motion: str) -> np.
                 return None
             warp = guess
     # ECC: moving(W x) = reference(x), with W reference -> moving; ours is its inverse.
-    full = np.vstack([warp.astype(np.float64), [0, 0, 1]])
+    full = warp.astype(np.float64) if warp.shape[0] == 3 else np.vstack(
+        [warp.astype(np.float64), [0, 0, 1]])
     return np.linalg.inv(full)
 
 

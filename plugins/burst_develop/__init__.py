@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import cv2
 import numpy as np
 import rawpy
 
-from burstcli import Burst, RawInfo, hookimpl, param, stage
+from burstcli import Burst, Frame, NoParams, RawInfo, hookimpl, param, stage
 from burstcli.errors import StageError
 from burst_decode.arrays import cfa_site_indices, normalize_raw
 
@@ -179,22 +181,47 @@ def develop_frames(burst: Burst, params: DevelopParams) -> Burst:
     frame's geometry, transform and flow: for stages that work on RGB frames, such as the
     learned zoom. Frames that are already RGB or grey are left as they are."""
     frames = list(burst.frames)
-    for index in burst.active_indices:
+    raw_indices = [i for i in burst.active_indices
+                   if frames[i].layout in ("cfa", "linear_raw") and frames[i].raw is not None]
+    for index in raw_indices:
         frame = frames[index]
-        if frame.layout not in ("cfa", "linear_raw") or frame.raw is None:
-            continue
         if frame.layout == "cfa" and frame.raw.cfa_string() not in BAYER_CODES:
             raise StageError(f"{frame.path}: develop.frames demosaics 2x2 Bayer mosaics only")
-        linear = _to_srgb_primaries(_camera_rgb(frame.pixels, frame.raw, frame.layout, params),
-                                    frame.raw)
-        # The RAW metadata no longer describes these values (its noise profile least of all).
-        frames[index] = frame.replace(pixels=_encode(np.clip(linear, 0.0, 1.0), params.output),
-                                      layout="rgb", raw=None)
-    return burst.with_frames(frames).with_note("develop.frames", dataclasses.asdict(params))
+    # LibRaw and OpenCV release the GIL: one thread per core develops frames side by side.
+    with ThreadPoolExecutor(max_workers=min(len(raw_indices), os.cpu_count() or 1) or 1) as pool:
+        developed = pool.map(lambda i: _developed_frame(frames[i], params), raw_indices)
+        for index, frame in zip(raw_indices, developed):
+            frames[index] = frame
+    return burst.with_frames(frames).with_note(
+        "develop.frames", {**dataclasses.asdict(params), "developed": len(raw_indices)})
+
+
+def _developed_frame(frame: Frame, params: DevelopParams) -> Frame:
+    linear = _to_srgb_primaries(_camera_rgb(frame.pixels, frame.raw, frame.layout, params),
+                                frame.raw)
+    # The RAW metadata no longer describes these values (its noise profile least of all).
+    return frame.replace(pixels=_encode(np.clip(linear, 0.0, 1.0), params.output),
+                         layout="rgb", raw=None)
+
+
+@stage("develop.encode")
+def develop_encode(burst: Burst, params: NoParams) -> Burst:
+    """The output curve (sRGB) on a chain's image made from frames that ``develop.frames``
+    developed to linear light (``output: linear``), so that it is written like every other
+    preset's. Merging in linear light is what makes noise average out without bias (the
+    mean of sRGB-encoded noisy values is not the encoding of the mean: dark areas come out
+    too bright). Any other image (frames that were not RAW, or were developed to sRGB)
+    passes unchanged."""
+    note = burst.notes.get("develop.frames") or {}
+    if burst.image is None or note.get("output") != "linear" or not note.get("developed"):
+        return burst.with_note("develop.encode", {"action": "none (not linear RAW)"})
+    return burst.replace(image=_encode(np.clip(burst.image, 0.0, 1.0), "srgb")).with_note(
+        "develop.encode", {"action": "sRGB curve"})
 
 
 @hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
-    """The ``develop`` and ``develop.frames`` stages."""
+    """The ``develop``, ``develop.frames`` and ``develop.encode`` stages."""
     register(develop)
     register(develop_frames)
+    register(develop_encode)

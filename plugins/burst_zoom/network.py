@@ -7,6 +7,7 @@ import functools
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from burstcli import Frame
@@ -176,12 +177,42 @@ def run_network(model: LoadedModel, frames: list[Frame], origin: tuple[int, int]
     reference = normalized(frames[0])
     if reference.ndim == 2:
         return np.clip(y, 0.0, 1.0).astype(np.float32), "gray", refined
-    x0, y0 = origin
-    window = reference[y0:y0 + size[0], x0:x0 + size[1]]
+    chroma = merged_chroma(frames, transforms, origin, size)
     if frames[0].layout == "yuv":
-        return upsample_chroma(window, y), "yuv", refined
-    rgb = yuv_to_rgb(upsample_chroma(rgb_to_yuv(window), y))
+        return upsample_chroma(chroma, y), "yuv", refined
+    rgb = yuv_to_rgb(upsample_chroma(chroma, y))
     return np.clip(rgb, 0.0, 1.0).astype(np.float32), "rgb", refined
+
+
+def merged_chroma(frames: list[Frame], transforms: list[np.ndarray], origin: tuple[int, int],
+                  size: tuple[int, int]) -> np.ndarray:
+    """YUV of the reference's window whose U and V are the per-pixel median of every
+    registered frame's (bilinear onto the window, each frame where it sees it): the
+    reference's chroma alone keeps its noise as blotches once enlarged; a median averages it
+    down and leaves out what moved (a moving object's colour is the reference's as long as
+    fewer than half the frames disagree)."""
+    x0, y0 = origin
+    height, width = size
+    reference = _as_yuv(frames[0])
+    out = reference[y0:y0 + height, x0:x0 + width].copy()
+    if len(frames) == 1:
+        return out
+    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1.0]])
+    stack = np.full((len(frames), height, width, 2), np.nan, np.float32)
+    stack[0] = out[..., 1:]
+    for index, (frame, transform) in enumerate(zip(frames[1:], transforms[1:]), start=1):
+        to_window = shift @ transform
+        warped = cv2.warpPerspective(_as_yuv(frame)[..., 1:], to_window, (width, height),
+                                     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                     borderValue=(np.nan, np.nan))
+        stack[index] = warped
+    out[..., 1:] = np.nanmedian(stack, axis=0)
+    return out
+
+
+def _as_yuv(frame: Frame) -> np.ndarray:
+    values = normalized(frame)
+    return values if frame.layout == "yuv" else rgb_to_yuv(values)
 
 
 #: The most data-consistency iterations after the network, and their robust fade (as the

@@ -113,3 +113,21 @@ def test_warm_start_adds_the_classical_input_without_changing_the_network(traine
     params = dataclasses.replace(zoom_network.params_type(), model=str(tmp_path / "classical.tflite"))
     out = zoom_network(Burst("b", frames, reference=0), params)
     assert out.image.shape == (60, 80) and np.isfinite(out.image).all()
+
+
+def test_zoom_chroma_comes_from_all_frames_and_keeps_what_moved():
+    """U and V are the median of the registered frames' (blotches average out), and a
+    coloured object that moved in one frame keeps the reference's colour."""
+    from burst_colour import rgb_to_yuv
+    from burst_zoom.network import merged_chroma
+    rng = np.random.default_rng(3)
+    clean = np.full((40, 48, 3), 0.5, np.float32)
+    frames = [np.clip(clean + rng.normal(0, 0.03, clean.shape), 0, 1).astype(np.float32)
+              for _ in range(8)]
+    frames[3][10:20, 10:20] = (1.0, 0.0, 0.0)  # something red passed in one frame only
+    burst = [Frame(Path(f"{i}.tiff"), pixels=f, layout="rgb") for i, f in enumerate(frames)]
+    merged = merged_chroma(burst, [np.eye(3)] * 8, (0, 0), (40, 48))
+    reference = rgb_to_yuv(frames[0])
+    assert np.allclose(merged[..., 0], reference[..., 0])  # Y stays the reference's
+    assert merged[..., 1:].std() < 0.6 * reference[..., 1:].std()
+    assert abs(float(merged[10:20, 10:20, 2].mean()) - 0.5) < 0.02  # no red ghost
