@@ -269,11 +269,11 @@ def back_project(models: list[SensorModel], start: np.ndarray, iterations: int, 
 
 
 def back_project_validated(models: list[SensorModel], start: np.ndarray, iterations: int,
-                           step: float, robust: float, holdout: float,
-                           seed: int = 0) -> tuple[np.ndarray, int, float]:
+                           step: float, robust: float, holdout: float, seed: int = 0,
+                           patience: int = PATIENCE) -> tuple[np.ndarray, int, float]:
     """Iterative back-projection that decides itself when to stop: a random ``holdout``
     share of every frame's pixels is left out of the updates, and the estimate that predicts
-    those pixels best is kept (stopping PATIENCE iterations after the best, or after
+    those pixels best is kept (stopping ``patience`` iterations after the best, or after
     ``iterations``). Each iteration fits the frames closer; once it starts fitting their
     noise (and amplifying it) the held-out pixels say so, whatever the noise level, with no
     noise estimate. Returns the estimate, the iterations it had when kept and its mean
@@ -291,7 +291,7 @@ def back_project_validated(models: list[SensorModel], start: np.ndarray, iterati
         if holdout > 0:
             if error < best_error:
                 best, best_error, best_at = estimate, error, done
-            elif done - best_at >= PATIENCE:
+            elif done - best_at >= patience:
                 return best, best_at, best_error
         estimate = updated
     if holdout > 0:
