@@ -1,6 +1,27 @@
-"""Global registration of one grey image to another: features, then ECC to sub-pixel.
+"""Global registration of one grey image to another, robust and sub-pixel at every size.
 
 Homographies here map positions (x = column, y = row) of the moving image to the reference.
+
+1. Starting points, on a pyramid level at most SEARCH_SIDE px large (:mod:`.initial`): the
+   translations most tiles of a grid vote for (each tile phase-correlates on its own, so
+   the scene outvotes a textured moving object), the peaks of a whole-frame phase
+   correlation, the identity and, only when none of them explains the frame, a SIFT +
+   MAGSAC homography from matches thinned to a few per grid cell (large rotations, zoom).
+   Each is refined a little by robust direct alignment and the one that leaves the least
+   of the frame unexplained within noise wins: a scene that covers 85 % of the frame beats
+   an object that covers 15 %, however textured.
+2. Coarse to fine, robust Gauss-Newton (:mod:`.lk`: Tukey weights per brightness band, so
+   what moves gets weight 0 and shot noise is weighed right; exposure gain and offset
+   fitted too) on Gaussian-smoothed levels, Lanczos-4 sampling corrected for OpenCV's
+   1/32 px rounding.
+3. The motion model is chosen by the data on small frames: translation, Euclidean, affine
+   and homography are fitted in turn on the same pixels (off the moving objects) and the
+   one with the least expected error is kept (Akaike's criterion in the correlated noise's
+   units: a homography's 8 parameters on a 48 px window fit noise). Larger frames take the
+   homography, refitted off the moving objects: they pin its parameters down.
+4. The result is verified: a transform no hand-held burst produces, a fit that explains
+   too little of the frame or whose own noise may put it more than MAX_STD px off, or
+   one the frame's tiles disagree with (:mod:`.verify`) is not trusted.
 """
 
 from __future__ import annotations
@@ -10,22 +31,38 @@ import dataclasses
 import cv2
 import numpy as np
 
+from . import lk
+from .initial import phase_peaks, tile_votes, translation
+from .verify import MIN_INLIERS, implausibility, inlier_share, outlier_blobs, tile_verdict
+
 FEATURE_SIDE = 1024  # features are found on a copy at most this large: fast, and robust to noise
-ECC_LEVELS = 3  # pyramid levels of the ECC refinement: 1/4, 1/2, 1 of the registration image
-# With this many MAGSAC inliers the features' homography is within a pixel or two of the
-# truth, and an ECC step that lands farther than ECC_REACH px from it was pulled away (by a
-# large moving object, or noise over flat areas in a small window): it is not taken.
-TRUSTED_MATCHES = 40
-ECC_REACH = 3.0
+FEATURE_MIN_SIDE = 128  # smaller frames have too few features to be worth finding
+SEARCH_SIDE = 160  # starting points are compared on the finest level at most this large
+MIN_SIDE = 20  # the coarsest pyramid level's shorter side is at least this (and a frame's)
+MIN_POINTS = 256  # a reference with fewer usable pixels than this registers nothing
+SMOOTHING = 1.0  # Gaussian sigma (level px) applied to both images at every level
+SELECT_POINTS = 100_000  # frames (points of the finest level) up to this size choose a model
+SELECT_SAMPLE = 16_000  # ... on at most this many of their points
+MAX_STD = 0.15  # px: a fit whose own noise may put it farther off than this is not trusted
+GRID_CELLS = 8  # matches are thinned on a GRID_CELLS x GRID_CELLS grid ...
+PER_CELL = 4  # ... to at most this many per cell
+TRUSTED_MATCHES = 12  # a feature homography needs this many inliers to be a starting point
+EXPLAINED = 0.9  # a starting point explaining this share of the frame needs no SIFT
+MOVING_SHARE = 0.003  # outlier blobs covering less of the frame than this are left alone
 
 
 @dataclasses.dataclass(frozen=True)
 class Registration:
-    """The homography (moving -> reference), ECC's correlation, and the feature matches used."""
+    """The homography (moving -> reference), the registered pair's correlation, the
+    feature matches used, the motion model kept, and whether the fit can be trusted
+    (``reason`` says why not)."""
 
     homography: np.ndarray
     correlation: float
     matches: int
+    model: str = "homography"
+    trusted: bool = True
+    reason: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +72,34 @@ class Features:
     keypoints: tuple
     descriptors: np.ndarray | None
     factor: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Pyramid:
+    """An image's pyramid (finest first): the plain levels, the smoothed ones with
+    gradients, and the noise standard deviation of the finest level."""
+
+    plain: tuple[np.ndarray, ...]
+    levels: tuple[lk.Level, ...]
+    noise: float
+
+
+class Reference:
+    """What registering frames to one reference needs of it, computed once per burst (its
+    SIFT features only when a frame first needs them)."""
+
+    def __init__(self, grey: np.ndarray, features: Features | None = None) -> None:
+        self.grey = grey
+        self.pyramid = build_pyramid(grey)
+        self.points = tuple(lk.make_points(level) for level in self.pyramid.levels)
+        self._features = features
+
+    @property
+    def features(self) -> Features | None:
+        """SIFT features of the reference (None: too small to have useful ones)."""
+        if self._features is None and min(self.grey.shape) >= FEATURE_MIN_SIDE:
+            self._features = detect_features(self.grey)
+        return self._features
 
 
 def detect_features(grey: np.ndarray) -> Features:
@@ -68,10 +133,9 @@ def scale_homography(h: np.ndarray, factor: float) -> np.ndarray:
 
 
 def feature_homography(ref: Features, moving: np.ndarray) -> tuple[np.ndarray, int]:
-    """SIFT matches (Lowe's ratio test) and a MAGSAC homography, on shrunken copies (the
-    reference's features found once by :func:`detect_features`).
-
-    Falls back to the identity when too few features match (flat or very noisy images)."""
+    """SIFT matches (Lowe's ratio test), thinned to PER_CELL per cell of a grid, and a MAGSAC
+    homography, on shrunken copies (the reference's features found once by
+    :func:`detect_features`). Falls back to the identity when too few features match."""
     mov = detect_features(moving)
     kp_ref, des_ref, factor = ref.keypoints, ref.descriptors, ref.factor
     kp_mov, des_mov = mov.keypoints, mov.descriptors
@@ -79,6 +143,7 @@ def feature_homography(ref: Features, moving: np.ndarray) -> tuple[np.ndarray, i
         return np.eye(3), 0
     pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(des_mov, des_ref, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.75 * p[1].distance]
+    good = _thinned(good, kp_ref, moving.shape, factor)
     if len(good) < 8:
         return np.eye(3), len(good)
     src = np.float32([kp_mov[m.queryIdx].pt for m in good])
@@ -89,132 +154,274 @@ def feature_homography(ref: Features, moving: np.ndarray) -> tuple[np.ndarray, i
     return scale_homography(h, factor), int(inliers.sum())
 
 
-def ecc_step(reference: np.ndarray, moving: np.ndarray, homography: np.ndarray, factor: float,
-             mask: np.ndarray | None = None, *, iterations: int = 50,
-             epsilon: float = 1e-6) -> tuple[np.ndarray, float] | None:
-    """One ECC maximisation on copies scaled by ``factor`` (mask: uint8 in the moving
-    image's pixels at that scale, 0 = ignore). None when ECC does not converge.
-
-    ECC finds W with moving(W x) ~ reference(x), i.e. reference -> moving: the inverse of ours.
-    """
-    ref, mov = _level(reference, factor), _level(moving, factor)
-    guess = np.linalg.inv(scale_homography(homography, 1 / factor)).astype(np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, epsilon)
-    try:
-        correlation, found = cv2.findTransformECC(ref, mov, guess, cv2.MOTION_HOMOGRAPHY,
-                                                  criteria, mask, 3)
-    except cv2.error:
-        return None
-    return scale_homography(np.linalg.inv(found.astype(np.float64)), factor), float(correlation)
+def _thinned(matches: list, keypoints: tuple, shape: tuple[int, ...], factor: float) -> list:
+    """At most PER_CELL matches (the most distinctive) per grid cell of the reference: the
+    consensus then counts area, not texture (a textured moving object has many features)."""
+    h, w = shape[0] * factor, shape[1] * factor
+    kept: dict[int, int] = {}
+    out = []
+    for m in sorted(matches, key=lambda m: m.distance):
+        x, y = keypoints[m.trainIdx].pt
+        cell = int(min(GRID_CELLS - 1, y * GRID_CELLS / h)) * GRID_CELLS + int(
+            min(GRID_CELLS - 1, x * GRID_CELLS / w))
+        if kept.get(cell, 0) < PER_CELL:
+            kept[cell] = kept.get(cell, 0) + 1
+            out.append(m)
+    return out
 
 
-def ecc_refine(reference: np.ndarray, moving: np.ndarray, initial: np.ndarray, *,
-               finest: int = 0, anchor: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Refine a homography to sub-pixel accuracy by ECC, coarse to fine over the pyramid
-    levels ECC_LEVELS - 1 .. ``finest`` (level k is 1 / 2**k of full size). With an
-    ``anchor`` (a trusted estimate), a level that lands more than ECC_REACH px from it is
-    not taken. The correlation is ECC's, or measured when no level was taken."""
-    homography, correlation = initial, None
-    for level in reversed(range(finest, ECC_LEVELS)):
-        found = ecc_step(reference, moving, homography, 0.5 ** level)
-        if found is not None and _within_reach(found[0], anchor, reference.shape):
-            homography, correlation = found  # else keep the previous level's estimate
-    if correlation is None:
-        correlation = measured_correlation(reference, moving, homography)
-    return homography, correlation
+def noise_sigma(grey: np.ndarray) -> float:
+    """Noise standard deviation of an image: the MAD of its finest diagonal Haar detail
+    (edges touch few of those coefficients; noise all of them)."""
+    h, w = grey.shape[0] // 2 * 2, grey.shape[1] // 2 * 2
+    g = grey[:h, :w].astype(np.float32)
+    detail = 0.5 * (g[0::2, 0::2] - g[0::2, 1::2] - g[1::2, 0::2] + g[1::2, 1::2])
+    return float(np.median(np.abs(detail))) / 0.6745
 
 
-def _within_reach(homography: np.ndarray, anchor: np.ndarray | None,
-                  shape: tuple[int, ...]) -> bool:
-    return anchor is None or _corner_shift(homography, anchor, shape) <= ECC_REACH
+def build_pyramid(grey: np.ndarray) -> Pyramid:
+    """Levels halved by area averaging until the shorter side would drop below MIN_SIDE."""
+    plain = [grey.astype(np.float32, copy=False)]
+    while min(plain[-1].shape) // 2 >= MIN_SIDE:
+        h, w = plain[-1].shape
+        plain.append(cv2.resize(plain[-1], ((w + 1) // 2, (h + 1) // 2),
+                                interpolation=cv2.INTER_AREA))
+    levels = tuple(lk.make_level(p, SMOOTHING) for p in plain)
+    return Pyramid(tuple(plain), levels, noise_sigma(grey))
 
 
-def measured_correlation(reference: np.ndarray, moving: np.ndarray,
-                         homography: np.ndarray) -> float:
-    """ECC's criterion (zero-mean normalised correlation) of a registration, at half size,
-    over the part of the reference the moving image covers."""
-    ref, mov = _level(reference, 0.5), _level(moving, 0.5)
-    half = scale_homography(homography, 2.0)
-    size = (ref.shape[1], ref.shape[0])
-    warped = cv2.warpPerspective(mov, half, size, flags=cv2.INTER_LINEAR)
-    seen = cv2.warpPerspective(np.ones_like(mov), half, size, flags=cv2.INTER_NEAREST) > 0
-    a, b = ref[seen] - ref[seen].mean(), warped[seen] - warped[seen].mean()
-    return float((a * b).sum() / max(float(np.sqrt((a * a).sum() * (b * b).sum())), 1e-12))
+def prepare(reference: np.ndarray, features: Features | None = None) -> Reference:
+    """The reference's pyramid and points per level, once per burst."""
+    return Reference(reference, features)
 
 
-MOVING_FRACTION = 0.003  # a disagreeing blob must cover this share of the frame to be masked
+def level_noise(pyramid: Pyramid, level: int) -> float:
+    """Noise of a smoothed level: area averaging halves it per level, the Gaussian cuts it
+    by :func:`_power_gain`."""
+    return pyramid.noise / 2 ** level * _power_gain()
 
 
-def moving_mask(reference: np.ndarray, moving: np.ndarray, homography: np.ndarray) -> np.ndarray | None:
-    """uint8 mask in the moving image's pixels: 0 over blobs that still disagree with the
-    reference once registered (something moved), 255 elsewhere; None when nothing moved."""
-    size = (reference.shape[1], reference.shape[0])
-    warped = cv2.warpPerspective(moving, homography, size, flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REFLECT)
-    gain = float(reference.mean()) / max(float(warped.mean()), 1e-9)
-    residual = cv2.GaussianBlur(np.abs(warped * gain - reference), (0, 0), 3.0)
-    blobs = (residual > 4.0 * float(np.median(residual)) + 1e-9).astype(np.uint8)
-    blobs = cv2.morphologyEx(blobs, cv2.MORPH_OPEN, np.ones((7, 7), np.uint8))
-    if blobs.mean() < MOVING_FRACTION:
-        return None
-    keep = (1 - cv2.dilate(blobs, np.ones((9, 9), np.uint8))) * 255
-    return cv2.warpPerspective(keep, homography, (moving.shape[1], moving.shape[0]),
-                               flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+def inflation() -> float:
+    """How much the residuals' spatial correlation inflates the parameters' variance over
+    what white-noise arithmetic on the smoothed levels says: the smoothing's variance gain,
+    inverted (the Jacobian is smooth, so the blur removes no noise from its directions).
+    It agrees with the benchmark: predicted and measured errors match, and model selection
+    works best with Akaike's penalty in these units."""
+    return 1.0 / _power_gain() ** 2
 
 
-def _plausible(homography: np.ndarray, estimates: tuple[np.ndarray, ...],
-               shape: tuple[int, ...]) -> bool:
-    """Whether a masked fit lands within 2 px of an earlier estimate: the unmasked ECC (which
-    a large moving object may have pulled away) or the features' (a MAGSAC consensus)."""
-    return min(_corner_shift(homography, e, shape) for e in estimates) <= 2.0
+def _power_gain() -> float:
+    """How much the levels' Gaussian smoothing cuts white noise's standard deviation: the
+    sum of its squared 1-D taps."""
+    taps = cv2.getGaussianKernel(2 * int(np.ceil(3 * SMOOTHING)) + 1, SMOOTHING)
+    return float(np.sum(taps * taps))
 
 
-def _corner_shift(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
-    """How far apart two homographies put the image's corners, in pixels."""
-    h, w = shape[:2]
-    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
-    pa, pb = a @ corners, b @ corners
-    return float(np.max(np.hypot(*(pa[:2] / pa[2] - pb[:2] / pb[2]))))
+def to_level(warp: np.ndarray, ref_from: tuple[int, int], ref_to: tuple[int, int],
+             mov_from: tuple[int, int], mov_to: tuple[int, int]) -> np.ndarray:
+    """A warp (reference pixel -> moving pixel) on levels of shapes ``*_from``, expressed
+    on levels of shapes ``*_to`` (pixel centres kept, per-axis factors)."""
+    return _centres(mov_from, mov_to) @ warp @ np.linalg.inv(_centres(ref_from, ref_to))
 
 
-def _level(grey: np.ndarray, factor: float) -> np.ndarray:
-    if factor == 1.0:
-        return grey.astype(np.float32, copy=False)
-    size = (max(8, round(grey.shape[1] * factor)), max(8, round(grey.shape[0] * factor)))
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+def _centres(source: tuple[int, int], target: tuple[int, int]) -> np.ndarray:
+    fy, fx = target[0] / source[0], target[1] / source[1]
+    return np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5], [0, 0, 1.0]])
 
 
-def register(reference: np.ndarray, moving: np.ndarray,
+def register(reference: np.ndarray | Reference, moving: np.ndarray,
              reference_features: Features | None = None) -> Registration:
-    """Features for the gross motion, ECC for the last fraction of a pixel.
+    """Register ``moving`` to ``reference`` (a grey image, or :func:`prepare`'s result once
+    per burst): starting points compared robustly, coarse-to-fine robust Gauss-Newton, the
+    motion model chosen by the data, the result verified (see the module docstring)."""
+    if not isinstance(reference, Reference):
+        reference = prepare(reference, reference_features)
+    if reference.points[0].size < MIN_POINTS or min(moving.shape) < MIN_SIDE:
+        return Registration(np.eye(3), 0.0, 0, "translation", False, "too small to register")
+    mov = build_pyramid(moving)
+    depth = min(len(reference.pyramid.levels), len(mov.levels))
+    search = _search_level(reference.pyramid, depth)
+    start, matches = _best_start(reference, mov, moving, search)
+    found = _descend(reference, mov, start, search)
+    if reference.points[0].size <= SELECT_POINTS:
+        found = _select_model(reference, mov, found)
+    else:
+        found = _off_blobs(reference, mov, found)
+    # on every point of the finest level (the model was chosen off the outlier blobs)
+    found = lk.evaluate(reference.points[0], mov.levels[0], found.warp, found.model,
+                        found.gain, found.offset, level_noise(reference.pyramid, 0))
+    homography = np.linalg.inv(found.warp)
+    homography /= homography[2, 2]
+    rho = lk.correlation(found, reference.points[0], mov.levels[0],
+                         ~outlier_blobs(reference.points[0], found))
+    reason = _distrust(homography, found, reference, mov)
+    return Registration(homography, rho, matches, found.model, not reason, reason)
 
-    ECC runs at 1/4 and 1/2 size; then blobs that still disagree with the reference (a person,
-    a car) are found at 1/2 size and the full-size ECC runs once, with them masked out, so
-    that what moves does not pull the fit of the scene. The masked fit is dropped if it lands
-    more than 2 px from both the unmasked fit and the features' (the mask hid the scene's
-    structure). When many features agree, no ECC step may move more than ECC_REACH px away
-    from their homography. ``reference_features`` (:func:`detect_features` of the
-    reference) saves finding them again for every frame of a burst."""
-    initial, matches = feature_homography(reference_features or detect_features(reference),
-                                          moving)
-    anchor = initial if matches >= TRUSTED_MATCHES else None
-    coarse, correlation = ecc_refine(reference, moving, initial, finest=1, anchor=anchor)
-    mask = _moving_mask_full_size(reference, moving, coarse)
-    found = ecc_step(reference, moving, coarse, 1.0, mask)
-    if mask is not None and (found is None or not _plausible(found[0], (coarse, initial),
-                                                                reference.shape)):
-        found = ecc_step(reference, moving, coarse, 1.0)
-    if found is not None and _within_reach(found[0], anchor, reference.shape):
-        coarse, correlation = found
-    return Registration(coarse, correlation, matches)
+
+def _search_level(pyramid: Pyramid, depth: int) -> int:
+    for index in range(depth):
+        if max(pyramid.plain[index].shape) <= SEARCH_SIDE:
+            return index
+    return depth - 1
 
 
-def _moving_mask_full_size(reference: np.ndarray, moving: np.ndarray,
-                           homography: np.ndarray) -> np.ndarray | None:
-    """:func:`moving_mask` found at half size, returned at full size (None: nothing moved,
-    or so much that masking it would leave too little of the scene)."""
-    mask = moving_mask(_level(reference, 0.5), _level(moving, 0.5),
-                       scale_homography(homography, 2.0))  # full-size -> half-size pixels
-    if mask is None or mask.mean() < 0.5 * 255:
-        return None
-    return cv2.resize(mask, (moving.shape[1], moving.shape[0]), interpolation=cv2.INTER_NEAREST)
+def _best_start(reference: Reference, mov: Pyramid, moving: np.ndarray, search: int
+                ) -> tuple[lk.Fit, int]:
+    """The starting point that explains most of the frame, refined on the search level.
+    Phase-correlation peaks and the identity first; SIFT (the costly one) only when none
+    of them explains EXPLAINED of the frame (a rotation of several degrees, a zoom, or a
+    moving object large enough to leave doubt)."""
+    ref_plain, mov_plain = reference.pyramid.plain[search], mov.plain[search]
+    noise = np.hypot(level_noise(reference.pyramid, search), level_noise(mov, search))
+    points = reference.points[search]
+    contrast = float(np.percentile(points.value, 99) - np.percentile(points.value, 1))
+    cut = 3.0 * max(noise, 0.01 * contrast)
+    starts = [translation(t) for t in tile_votes(ref_plain, mov_plain)]
+    starts += [translation(t) for t, _ in phase_peaks(ref_plain, mov_plain)] + [np.eye(3)]
+    fits = [_refine_start(reference, mov, warp, search)
+            for warp in _distinct(starts, ref_plain.shape)]
+    best = min(fits, key=lambda f: _truncated_cost(f, cut))
+    matches = 0
+    if _explained(best, cut) < EXPLAINED and min(moving.shape) >= FEATURE_MIN_SIDE \
+            and reference.features is not None:
+        homography, matches = feature_homography(reference.features, moving)
+        if matches >= TRUSTED_MATCHES:
+            warp = to_level(np.linalg.inv(homography), reference.grey.shape, ref_plain.shape,
+                            moving.shape, mov_plain.shape)
+            found = _refine_start(reference, mov, warp, search)
+            best = min((best, found), key=lambda f: _truncated_cost(f, cut))
+    return best, matches
+
+
+def _explained(found: lk.Fit, cut: float) -> float:
+    """Share of the overlap's points a fit explains within ``cut``."""
+    inside = int(found.inside.sum())
+    return float(np.sum(found.inside & (np.abs(found.residual) < cut))) / inside if inside else 0.0
+
+
+def _distinct(warps: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
+    """The warps that differ from every earlier one by more than a pixel at some corner."""
+    corners = lk._corners(shape)
+    out: list[np.ndarray] = []
+    for warp in warps:
+        if all(np.max(np.abs(lk._apply(warp, corners) - lk._apply(o, corners))) > 1.0 for o in out):
+            out.append(warp)
+    return out
+
+
+def _refine_start(reference: Reference, mov: Pyramid, warp: np.ndarray, search: int) -> lk.Fit:
+    """A starting warp (search level) refined: translation one level coarser, when there
+    is one, then Euclidean on the search level."""
+    ref_levels, mov_levels = reference.pyramid.levels, mov.levels
+    if search + 1 < min(len(ref_levels), len(mov_levels)):
+        coarse = search + 1
+        w = to_level(warp, ref_levels[search].shape, ref_levels[coarse].shape,
+                     mov_levels[search].shape, mov_levels[coarse].shape)
+        f = lk.fit(reference.points[coarse], mov_levels[coarse], w, "translation",
+                   iterations=15, floor=level_noise(reference.pyramid, coarse))
+        warp = to_level(f.warp, ref_levels[coarse].shape, ref_levels[search].shape,
+                        mov_levels[coarse].shape, mov_levels[search].shape)
+    return lk.fit(reference.points[search], mov_levels[search], warp, "euclidean",
+                  iterations=20, floor=level_noise(reference.pyramid, search))
+
+
+def _truncated_cost(found: lk.Fit, cut: float) -> float:
+    """Mean of min(residual^2, cut^2) over all points, points outside the overlap at the
+    cut: the share of the frame a fit leaves unexplained, textured or not."""
+    r = np.where(found.inside, np.minimum(found.residual ** 2, cut * cut), cut * cut)
+    return float(r.mean()) if r.size else np.inf
+
+
+def working_model(shape: tuple[int, int]) -> str:
+    """The richest model a level this large pins down reliably while descending."""
+    side = min(shape)
+    return "euclidean" if side < 40 else "affine" if side < 96 else "homography"
+
+
+def _descend(reference: Reference, mov: Pyramid, start: lk.Fit, search: int) -> lk.Fit:
+    """Coarse to fine from the search level to the finest, robustly."""
+    found = start
+    ref_levels, mov_levels = reference.pyramid.levels, mov.levels
+    for level in range(search - 1, -1, -1):
+        warp = to_level(found.warp, ref_levels[level + 1].shape, ref_levels[level].shape,
+                        mov_levels[level + 1].shape, mov_levels[level].shape)
+        found = lk.fit(reference.points[level], mov_levels[level], warp,
+                       working_model(ref_levels[level].shape), gain=found.gain,
+                       offset=found.offset, iterations=15 if level else 25,
+                       floor=level_noise(reference.pyramid, level))
+    return found
+
+
+def _select_model(reference: Reference, mov: Pyramid, working: lk.Fit) -> lk.Fit:
+    """The simplest model whose robust cost no richer one beats by more than Akaike's 2 per
+    extra parameter (in the noise's units: :func:`inflation`), i.e. the one with the least
+    expected registration error, refitted on every point off the moving objects."""
+    clear = ~outlier_blobs(reference.points[0], working)
+    fits = nested_fits(reference, mov, working, clear)
+    penalty = 2.0 * inflation()
+    chosen = lk.MODELS[-1]
+    for model in lk.MODELS:
+        if all(fits[model].cost - fits[richer].cost <= penalty * (
+                lk.DEGREES[richer] - lk.DEGREES[model]) for richer in _richer(model)):
+            chosen = model
+            break
+    best = fits[chosen]
+    if clear.sum() == best.residual.size:
+        return best
+    return lk.fit(reference.points[0].subset(clear), mov.levels[0], best.warp, chosen,
+                  gain=best.gain, offset=best.offset, iterations=8,
+                  floor=level_noise(reference.pyramid, 0))
+
+
+def _off_blobs(reference: Reference, mov: Pyramid, found: lk.Fit) -> lk.Fit:
+    """The fit redone off the outlier blobs (a moving object's rim is not rejected by the
+    robust weights, yet it pulls), when there are any."""
+    clear = ~outlier_blobs(reference.points[0], found)
+    if clear.mean() > 1 - MOVING_SHARE:
+        return found
+    return lk.fit(reference.points[0].subset(clear), mov.levels[0], found.warp, found.model,
+                  gain=found.gain, offset=found.offset, iterations=8,
+                  floor=level_noise(reference.pyramid, 0))
+
+
+def nested_fits(reference: Reference, mov: Pyramid, working: lk.Fit, clear: np.ndarray
+                ) -> dict[str, lk.Fit]:
+    """Every model fitted on the finest level's ``clear`` points (at most SELECT_SAMPLE of
+    them, spread evenly), in turn, each from the simpler one's fit (so a richer model starts
+    where a simpler one ended), the first from the working fit's translation; all with the
+    working fit's noise scales, so that their costs compare."""
+    points, level = reference.points[0], mov.levels[0]
+    stride = -(-int(clear.sum()) // SELECT_SAMPLE)
+    if stride > 1:
+        clear = clear & (np.arange(clear.size) % stride == 0)
+    points = points.subset(clear)
+    floor = level_noise(reference.pyramid, 0)
+    fits: dict[str, lk.Fit] = {}
+    warp = lk.project(working.warp, "translation", points.shape)
+    gain, offset = working.gain, working.offset
+    for model in lk.MODELS:
+        fits[model] = lk.fit(points, level, warp, model, gain=gain, offset=offset,
+                             iterations=10, floor=floor, scales=working.scales,
+                             tolerance=0.005)
+        warp, gain, offset = fits[model].warp, fits[model].gain, fits[model].offset
+    return fits
+
+
+def _richer(model: str) -> tuple[str, ...]:
+    return lk.MODELS[lk.MODELS.index(model) + 1:]
+
+
+def _distrust(homography: np.ndarray, found: lk.Fit, reference: Reference, mov: Pyramid
+              ) -> str:
+    """Why the registration is not to be trusted ('' when it is)."""
+    reason = implausibility(homography, reference.grey.shape)
+    if reason:
+        return reason
+    explained = inlier_share(found)
+    if explained < MIN_INLIERS:
+        return f"the fit explains only {explained:.0%} of the frame"
+    spread = lk.position_std(found, reference.points[0], inflation())
+    if spread > MAX_STD:
+        return f"too uncertain (+-{spread:.2f} px)"
+    noise = max(found.scale, np.hypot(level_noise(reference.pyramid, 0), level_noise(mov, 0)))
+    return tile_verdict(reference.points[0], mov.levels[0], found, noise)

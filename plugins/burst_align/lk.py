@@ -1,0 +1,455 @@
+"""Robust direct alignment of one image level to another: Gauss-Newton over nested motion models.
+
+The warp ``W`` maps a reference pixel (x = column, y = row) to the moving image's pixel (the
+inverse of the stage's frame -> reference transform). The fit minimises
+
+    sum_x  w(x) * (gain * I(W x) + offset - T(x))**2
+
+over the reference points ``x`` kept for the level, with Tukey weights ``w`` (a moving object
+or a glint gets weight 0 instead of pulling the fit) and an exposure ``gain`` / ``offset``
+(burst frames jitter by 10 %). Steps are compositional, ``W <- W E(delta)``, with ``E`` of the
+chosen motion model (translation, Euclidean, affine, homography: nested, so a fit of a richer
+model can start from a simpler one), parametrised in coordinates centred on the level and
+scaled to [-1, 1] (a well-conditioned normal matrix at every size). The image Jacobian is
+the reference's (as in the inverse-compositional algorithm): it is computed once per level,
+so a step costs one sampling of the moving image and one weighted sum (measured as
+accurate as the warped image's gradient, or the mean of both, on the benchmark's bursts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+MODELS = ("translation", "euclidean", "affine", "homography")
+DEGREES = {"translation": 2, "euclidean": 3, "affine": 6, "homography": 8}
+TUKEY = 4.685  # the biweight's cut-off in robust standard deviations (95 % efficiency)
+# Noise grows with brightness (shot noise): the residual's scale is measured per band of
+# reference brightness, so a bright band's noise neither sets the dark band's cut-off nor
+# outweighs it (each residual counts by its band's inverse variance).
+BANDS = 6
+MAX_POINTS = 120_000  # more reference points than this add time, not accuracy
+POINT_TILE = 32  # px: above MAX_POINTS, every tile this large keeps the same share
+BORDER_SIGMAS = 1.0  # smoothing sigmas along the borders that fits leave out
+# The moving image is sampled with Lanczos-4 (see :func:`sample`): OpenCV's bicubic
+# (a = -0.75) does not even reproduce a ramp and biased fits by up to 0.03 px depending on the
+# sub-pixel phase; bilinear by 0.01-0.02 px; Lanczos-4 with the rounding corrected, 0.005 px.
+REMAP_STEPS = 32  # OpenCV's remap rounds positions to 1/32 px (INTER_TAB_SIZE)
+MEDIAN_POINTS = 12_000  # noise scales are medians of at most about this many residuals
+DAMPING = 1e-6  # Levenberg-Marquardt damping to start from (relative to the diagonal)
+SUM_BLOCK = 2048  # points per float32 partial sum (see weighted_sums)
+
+
+@dataclasses.dataclass(frozen=True)
+class Level:
+    """One pyramid level of an image, smoothed: values and gradients (x, y)."""
+
+    image: np.ndarray
+    gx: np.ndarray
+    gy: np.ndarray
+    margin: int  # px along the borders where smoothing saw reflected, not real, content
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape[:2]
+
+
+@dataclasses.dataclass(frozen=True)
+class Points:
+    """The reference points a level's fit uses: pixel positions, normalised positions,
+    template values and gradients, and their raster indices (for blob masks)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    xn: np.ndarray
+    yn: np.ndarray
+    value: np.ndarray
+    gx: np.ndarray
+    gy: np.ndarray
+    index: np.ndarray
+    band: np.ndarray  # brightness band of each point (0 .. BANDS - 1, equal counts)
+    rows: np.ndarray  # the image Jacobian's rows for every parameter (see ROWS), K x N
+    shape: tuple[int, int]
+    norm: np.ndarray  # pixel -> normalised coordinates (3x3)
+
+    @property
+    def size(self) -> int:
+        return int(self.x.size)
+
+    def subset(self, keep: np.ndarray) -> Points:
+        """The points where ``keep`` is true."""
+        return dataclasses.replace(
+            self, x=self.x[keep], y=self.y[keep], xn=self.xn[keep], yn=self.yn[keep],
+            value=self.value[keep], gx=self.gx[keep], gy=self.gy[keep], index=self.index[keep],
+            band=self.band[keep], rows=np.ascontiguousarray(self.rows[:, keep]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Fit:
+    """A converged (or capped) fit on one level."""
+
+    warp: np.ndarray  # reference pixel -> moving pixel at this level
+    model: str
+    gain: float
+    offset: float
+    scale: float  # robust residual scale (MAD of the residual over the overlap)
+    scales: np.ndarray  # the same per brightness band
+    weights: np.ndarray  # per point: biweight / band variance; 0 outside and on outliers
+    residual: np.ndarray  # per point (0 outside the overlap)
+    inside: np.ndarray  # per point: lands inside the moving image
+    cost: float  # robust cost, 2 sum rho(residual / band scale): ~ squares in noise variances
+    iterations: int
+
+
+def make_level(grey: np.ndarray, smoothing: float) -> Level:
+    """A level from a grey image: Gaussian-smoothed (noise, aliasing, and interpolation bias
+    shrink; both images get the same blur, so the motion does not change), Scharr gradients."""
+    image = grey.astype(np.float32, copy=False)
+    if smoothing > 0:
+        image = cv2.GaussianBlur(image, (0, 0), smoothing, borderType=cv2.BORDER_REFLECT)
+    gx = cv2.Scharr(image, cv2.CV_32F, 1, 0, scale=1 / 32, borderType=cv2.BORDER_REFLECT)
+    gy = cv2.Scharr(image, cv2.CV_32F, 0, 1, scale=1 / 32, borderType=cv2.BORDER_REFLECT)
+    # near a border the blur mixed in mirrored content that the other frame, which sees
+    # real scene there, does not have: fits leave that rim out
+    return Level(image, gx, gy, int(np.ceil(BORDER_SIGMAS * smoothing)) + 1)
+
+
+def normaliser(shape: tuple[int, int]) -> np.ndarray:
+    """Pixel -> normalised coordinates: centred on the level, the longer half-side = 1."""
+    h, w = shape
+    s = max(h, w) / 2.0
+    return np.array([[1 / s, 0, -(w - 1) / (2 * s)], [0, 1 / s, -(h - 1) / (2 * s)],
+                     [0, 0, 1.0]])
+
+
+def make_points(level: Level, limit: int | None = None) -> Points:
+    """The reference points of a level: every pixel clear of the level's border margin, or,
+    above ``limit`` (MAX_POINTS), the same share of every tile of the level, those with
+    the strongest gradient (flat pixels carry next to no information about the motion; per
+    tile, so that a textured moving object does not get most of the points)."""
+    h, w = level.shape
+    border = level.margin + 1  # and the gradient's reach
+    keep = np.zeros((h, w), bool)
+    keep[border:h - border, border:w - border] = True
+    index = np.flatnonzero(keep)
+    limit = MAX_POINTS if limit is None else limit
+    if index.size > limit:
+        index = _strongest_per_tile(level, index, limit / index.size)
+    y, x = np.divmod(index, w)
+    x, y = x.astype(np.float32), y.astype(np.float32)
+    norm = normaliser((h, w))
+    value = level.image.ravel()[index]
+    edges = np.quantile(value, np.linspace(0, 1, BANDS + 1)[1:-1]) if value.size else []
+    xn = (x * norm[0, 0] + norm[0, 2]).astype(np.float32)
+    yn = (y * norm[1, 1] + norm[1, 2]).astype(np.float32)
+    gx, gy = level.gx.ravel()[index], level.gy.ravel()[index]
+    return Points(x, y, xn, yn, value, gx, gy, index, np.searchsorted(edges, value).astype(np.int8),
+                  jacobian_rows(xn, yn, gx, gy, 1.0 / norm[0, 0]), (h, w), norm)
+
+
+def _strongest_per_tile(level: Level, index: np.ndarray, share: float) -> np.ndarray:
+    """The ``share`` of each POINT_TILE-px tile's pixels (of ``index``) with the strongest
+    gradient, in raster order."""
+    w = level.shape[1]
+    magnitude = level.gx.ravel()[index] ** 2 + level.gy.ravel()[index] ** 2
+    y, x = np.divmod(index, w)
+    tile = (y // POINT_TILE) * (-(-w // POINT_TILE)) + x // POINT_TILE
+    order = np.lexsort((-magnitude, tile))  # by tile, strongest first within each
+    sorted_tiles = tile[order]
+    first = np.searchsorted(sorted_tiles, sorted_tiles)  # where each one's tile starts
+    counts = np.bincount(sorted_tiles)[sorted_tiles]
+    chosen = order[(np.arange(order.size) - first) < np.ceil(share * counts)]
+    return np.sort(index[chosen])
+
+
+def sample(level: Level, warp: np.ndarray, points: Points) -> tuple[np.ndarray, np.ndarray]:
+    """The moving level at the warped points, and which points land inside it, clear of its
+    border margin. Lanczos-4, from the position OpenCV rounds to (1/32 px), plus the
+    gradient times the rest: remap alone would leave a +-1/64 px staircase that fits cycle
+    on instead of converging."""
+    w3 = warp[2, 0] * points.x + warp[2, 1] * points.y + warp[2, 2]
+    u = (warp[0, 0] * points.x + warp[0, 1] * points.y + warp[0, 2]) / w3
+    v = (warp[1, 0] * points.x + warp[1, 1] * points.y + warp[1, 2]) / w3
+    h, w = level.shape
+    m = level.margin + 1  # and the Lanczos kernel's reach (its far taps weigh little)
+    inside = (u >= m) & (u <= w - 1 - m) & (v >= m) & (v <= h - 1 - m) & (w3 > 0)
+    mu, mv = _as_map(u), _as_map(v)
+    n = points.size
+
+    def at(image: np.ndarray, interpolation: int) -> np.ndarray:
+        return cv2.remap(image, mu, mv, interpolation,
+                         borderMode=cv2.BORDER_REPLICATE).ravel()[:n]
+
+    rest_u = (u - np.rint(u * REMAP_STEPS) / REMAP_STEPS).astype(np.float32)
+    rest_v = (v - np.rint(v * REMAP_STEPS) / REMAP_STEPS).astype(np.float32)
+    values = at(level.image, cv2.INTER_LANCZOS4)
+    values += at(level.gx, cv2.INTER_LINEAR) * rest_u + at(level.gy, cv2.INTER_LINEAR) * rest_v
+    return values, inside
+
+
+def _as_map(coordinate: np.ndarray) -> np.ndarray:
+    """A 1-D coordinate list as a 2-D float32 map (OpenCV's remap wants 2-D maps, and
+    short ones: rows of 1024)."""
+    n = coordinate.size
+    rows = -(-n // 1024)
+    out = np.full(rows * 1024, -10.0, np.float32)
+    out[:n] = coordinate
+    return out.reshape(rows, 1024)
+
+
+#: The Jacobian rows each model uses, out of :func:`jacobian_rows`' nine.
+ROWS = {"translation": [0, 1], "euclidean": [0, 1, 2], "affine": [0, 1, 3, 4, 5, 6],
+        "homography": [0, 1, 3, 4, 5, 6, 7, 8]}
+
+
+def jacobian_rows(x: np.ndarray, y: np.ndarray, gx: np.ndarray, gy: np.ndarray, s: float
+                  ) -> np.ndarray:
+    """d(image)/d(parameter) per point for every parameter of every model (9 x N): the
+    translations, the rotation, the four affine terms, the two perspective terms; in
+    normalised units (the displacement, in px, of a point at the level's edge is ``s``
+    times the parameter)."""
+    gx, gy = gx * np.float32(s), gy * np.float32(s)
+    radial = gx * x + gy * y
+    return np.stack([gx, gy, gy * x - gx * y, gx * x, gx * y, gy * x, gy * y,
+                     -radial * x, -radial * y]).astype(np.float32)
+
+
+def step_warp(model: str, delta: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """The increment E(delta) in pixel coordinates (rotations exact, so a Euclidean fit
+    stays Euclidean)."""
+    a = np.eye(3)
+    a[0, 2], a[1, 2] = delta[0], delta[1]
+    if model == "euclidean":
+        c, s = np.cos(delta[2]), np.sin(delta[2])
+        a[:2, :2] = [[c, -s], [s, c]]
+    elif model in ("affine", "homography"):
+        a[0, 0] += delta[2]
+        a[0, 1] += delta[3]
+        a[1, 0] += delta[4]
+        a[1, 1] += delta[5]
+    if model == "homography":
+        a[2, 0], a[2, 1] = delta[6], delta[7]
+    return np.linalg.inv(norm) @ a @ norm
+
+
+def band_scales(residual: np.ndarray, inside: np.ndarray, floor: float, band: np.ndarray
+                ) -> tuple[np.ndarray, float]:
+    """The residual's robust scale per brightness band (MAD over the overlap, never below
+    half of ``floor``, what noise alone explains: a perfect fit must not reject half the
+    pixels), and overall (never below ``floor``)."""
+    stride = max(1, residual.size // MEDIAN_POINTS)  # medians of a sample: plenty, and fast
+    magnitude = np.abs(residual[::stride][inside[::stride]])
+    band = band[::stride][inside[::stride]]
+    overall = max(1.4826 * _median(magnitude), floor, 1e-7)
+    scales = np.full(BANDS, overall)
+    order = np.argsort(band, kind="stable")  # one sort, then each band is a slice
+    starts = np.searchsorted(band[order], np.arange(BANDS + 1))
+    for b in range(BANDS):
+        chosen = magnitude[order[starts[b]:starts[b + 1]]]
+        if chosen.size >= 32:
+            scales[b] = max(1.4826 * _median(chosen), 0.5 * floor, 1e-7)
+    return scales, overall
+
+
+def _median(values: np.ndarray) -> float:
+    """The (upper) median, by one partition (np.median's checks cost more on small sets)."""
+    if values.size == 0:
+        return 0.0
+    middle = values.size // 2
+    return float(np.partition(values, middle)[middle])
+
+
+def tukey(residual: np.ndarray, inside: np.ndarray, scales: np.ndarray, band: np.ndarray
+          ) -> tuple[np.ndarray, float]:
+    """Biweight weights divided by each point's band variance, and the robust cost
+    2 sum rho(r / scale) (points outside the overlap count as outliers: every model is
+    charged for the same points, so costs compare)."""
+    per_point = scales[band].astype(np.float32)
+    u = residual / (TUKEY * per_point)
+    within = inside & (np.abs(u) < 1)
+    v = np.where(within, 1 - u * u, 0.0)
+    weights = np.where(within, v * v / (per_point * per_point), 0.0).astype(np.float32)
+    cost = TUKEY * TUKEY / 3 * float(np.sum(1 - v * v * v))  # 2 rho; ~ (r / scale)^2 near 0
+    return weights, cost
+
+
+def fit(points: Points, level: Level, warp: np.ndarray, model: str, *, gain: float = 1.0,
+        offset: float = 0.0, iterations: int = 30, floor: float = 1e-4,
+        scales: np.ndarray | None = None, tolerance: float = 1e-3) -> Fit:
+    """Gauss-Newton (Levenberg-Marquardt damped) on one level from ``warp``, reweighted every
+    step; stops when a step moves no corner more than ``tolerance`` px. Fixed band
+    ``scales`` (else re-measured every step) make the costs of different models' fits
+    comparable. A step that raises the robust cost is taken back and retried more damped
+    (a homography's perspective terms on a small, noisy window overshoot)."""
+    corners = _corners(points.shape)
+    k = DEGREES[model]
+    system = np.empty((k + 3, points.size), np.float32)  # Jacobian rows, gain, offset, residual
+    system[:k] = points.rows[ROWS[model]]
+    system[k + 1] = 1.0
+    state = (warp.astype(np.float64), gain, offset)
+    best: tuple | None = None  # (cost, state, sums) of the best state so far
+    damping, judge, count = DAMPING, scales, 0
+    for count in range(1, iterations + 1):
+        values, inside = sample(level, state[0], points)
+        residual = state[1] * values + state[2] - points.value
+        current = scales if scales is not None else band_scales(
+            residual, inside, floor, points.band)[0]
+        judge = current if judge is None else judge  # costs compare under fixed scales
+        weights, cost = tukey(residual, inside, current, points.band)
+        if judge is not current:
+            cost = tukey(residual, inside, judge, points.band)[1]
+        if best is not None and cost > best[0]:
+            damping *= 10  # back to the best state, a shorter step
+            state, sums = best[1], best[2]
+        else:
+            if np.count_nonzero(weights) < 8 * (k + 2):
+                break
+            damping = max(damping / 10, DAMPING)
+            system[k], system[k + 2] = values, residual
+            sums = weighted_sums(system, weights, k + 2)
+            best = (cost, state, sums)
+        delta = _solve(sums[:k + 2, :k + 2], -sums[k + 2, :k + 2], damping)
+        if delta is None or damping > 1e6:
+            break
+        step = step_warp(model, delta[:k], points.norm)
+        moved = _apply(state[0] @ step, corners) - _apply(state[0], corners)
+        warp = state[0] @ step
+        warp /= warp[2, 2]
+        if not np.all(np.isfinite(warp)):
+            break
+        state = (warp, state[1] + float(delta[k]), state[2] + float(delta[k + 1]))
+        if float(np.max(np.abs(moved))) < tolerance:
+            break
+    final = evaluate(points, level, state[0], model, state[1], state[2], floor, scales, count)
+    if best is not None and final.cost > best[0] and best[1] is not state:
+        final = evaluate(points, level, best[1][0], model, best[1][1], best[1][2], floor,
+                         scales, count)
+    return final
+
+
+def evaluate(points: Points, level: Level, warp: np.ndarray, model: str, gain: float,
+             offset: float, floor: float, scales: np.ndarray | None = None,
+             iterations: int = 0) -> Fit:
+    """The fit's residual, weights, scales and cost at ``warp``."""
+    values, inside = sample(level, warp, points)
+    residual = np.where(inside, gain * values + offset - points.value, 0.0).astype(np.float32)
+    measured, overall = band_scales(residual, inside, floor, points.band)
+    weights, cost = tukey(residual, inside, scales if scales is not None else measured,
+                          points.band)
+    return Fit(warp, model, gain, offset, overall, measured, weights, residual, inside, cost,
+               iterations)
+
+
+def weighted_sums(system: np.ndarray, weights: np.ndarray, columns: int) -> np.ndarray:
+    """sum_n system[i, n] * weights[n] * system[j, n] for every row i and j < ``columns``:
+    J^T W J and J^T W r at once. float32 products summed in blocks, the blocks' sums added in
+    float64: one float32 sum over 10^5 points loses enough to make Gauss-Newton wander by
+    0.01-0.02 px instead of converging. (einsum, not BLAS: its threads cost more than they
+    save on these tall, thin products.)"""
+    rows, n = system.shape
+    blocks = -(-n // SUM_BLOCK)
+    padded = np.zeros((rows, blocks * SUM_BLOCK), np.float32)
+    padded[:, :n] = system
+    weighted = padded.copy()
+    weighted[:, :n] *= weights
+    a = weighted.reshape(rows, blocks, SUM_BLOCK)
+    b = padded[:columns].reshape(columns, blocks, SUM_BLOCK)
+    return np.einsum("ibn,jbn->bij", a, b).sum(axis=0, dtype=np.float64)
+
+
+def _solve(normal: np.ndarray, rhs: np.ndarray, damping: float) -> np.ndarray | None:
+    """The damped Gauss-Newton step (Marquardt's scaling: ``damping`` times the diagonal)."""
+    damped = normal + np.diag(damping * np.maximum(np.diag(normal), 1e-12))
+    try:
+        delta = np.linalg.solve(damped, rhs)
+    except np.linalg.LinAlgError:
+        return None
+    return delta if np.all(np.isfinite(delta)) else None
+
+
+def _corners(shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    return np.array([[0, w - 1, 0, w - 1], [0, 0, h - 1, h - 1], [1, 1, 1, 1]], np.float64)
+
+
+def _apply(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    p = h @ points
+    return p[:2] / p[2]
+
+
+def project(warp: np.ndarray, model: str, shape: tuple[int, int]) -> np.ndarray:
+    """The ``model`` warp closest to ``warp`` over a grid of the level (least squares on
+    the positions it gives the grid): where a simpler model's fit starts."""
+    if model == "homography":
+        return warp.copy()
+    h, w = shape
+    ys, xs = np.mgrid[0:h:max(1, h // 8), 0:w:max(1, w // 8)]
+    src = np.stack([xs.ravel(), ys.ravel()]).astype(np.float64)
+    dst = _apply(warp, np.vstack([src, np.ones(src.shape[1])]))
+    if model == "translation":
+        t = (dst - src).mean(axis=1)
+        return np.array([[1, 0, t[0]], [0, 1, t[1]], [0, 0, 1.0]])
+    if model == "euclidean":
+        return _procrustes(src, dst)
+    design = np.vstack([src, np.ones(src.shape[1])]).T
+    solution, *_ = np.linalg.lstsq(design, dst.T, rcond=None)
+    return np.vstack([solution.T, [0, 0, 1.0]])
+
+
+def _procrustes(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The rotation + translation that best maps ``src`` onto ``dst`` (Kabsch)."""
+    cs, cd = src.mean(axis=1, keepdims=True), dst.mean(axis=1, keepdims=True)
+    u, _, vt = np.linalg.svd((dst - cd) @ (src - cs).T)
+    rotation = u @ np.diag([1.0, np.linalg.det(u @ vt)]) @ vt
+    t = cd - rotation @ cs
+    return np.vstack([np.hstack([rotation, t]), [0, 0, 1.0]])
+
+
+def position_std(fit_: Fit, points: Points, inflation: float) -> float:
+    """The fit's predicted positional standard deviation (px, RMS over the corners and the
+    centre): the parameters' covariance ``inflation`` (JᵀWJ)^-1 (the weights are inverse
+    noise variances already; ``inflation`` accounts for correlated residuals) mapped to the
+    displacement of those points."""
+    rows = points.rows[ROWS[fit_.model]]
+    normal = weighted_sums(rows, fit_.weights, rows.shape[0])
+    try:
+        covariance = inflation * np.linalg.inv(normal)
+    except np.linalg.LinAlgError:
+        return np.inf
+    s = 1.0 / points.norm[0, 0]
+    total = 0.0
+    corners = [(-1, -1), (1, -1), (-1, 1), (1, 1), (0, 0)]
+    h, w = points.shape
+    for x, y in corners:
+        x, y = x * (w - 1) / 2 / s, y * (h - 1) / 2 / s  # normalised coordinates
+        d = s * _displacements(fit_.model, x, y)  # 2 x k
+        total += float(np.trace(d @ covariance @ d.T))
+    return float(np.sqrt(total / len(corners))) if np.isfinite(total) else np.inf
+
+
+def _displacements(model: str, x: float, y: float) -> np.ndarray:
+    """d(displacement)/d(parameters) of the point (x, y) (normalised), per ROWS' order."""
+    columns = {"translation": [(1, 0), (0, 1)],
+               "euclidean": [(1, 0), (0, 1), (-y, x)],
+               "affine": [(1, 0), (0, 1), (x, 0), (y, 0), (0, x), (0, y)],
+               "homography": [(1, 0), (0, 1), (x, 0), (y, 0), (0, x), (0, y),
+                              (-x * x, -x * y), (-x * y, -y * y)]}[model]
+    return np.array(columns, np.float64).T
+
+
+def correlation(fit_: Fit, points: Points, level: Level, clear: np.ndarray | None = None
+                ) -> float:
+    """Zero-mean normalised correlation (ECC's criterion) of the registered images over the
+    points the fit keeps (and ``clear`` ones, if given): a moving object, which no
+    registration can match, must not make a well-registered frame look unregistered."""
+    values, _ = sample(level, fit_.warp, points)
+    kept = fit_.inside & (fit_.weights > 0)
+    if clear is not None:
+        kept &= clear
+    if kept.sum() < 8:
+        return 0.0
+    a = points.value[kept] - points.value[kept].mean()
+    b = values[kept] - values[kept].mean()
+    return float((a * b).sum() / max(float(np.sqrt((a * a).sum() * (b * b).sum())), 1e-12))
