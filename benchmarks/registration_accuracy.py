@@ -432,7 +432,7 @@ def moving_table(sources: Sources, args: argparse.Namespace, rng: np.random.Gene
 
 def mosaic_table(sources: Sources, args: argparse.Namespace, rng: np.random.Generator) -> None:
     print_header("RAW mosaics (RGGB, 12-bit; size = the 2x2-cell proxy's; px of the proxy)")
-    sizes = [s for s in args.sizes if s >= 64]
+    sizes = [s for s in args.sizes if 64 <= s <= 256]  # the sensor frame is twice as large
     _table(sources, args, rng, [n for n in args.noise if n in ("light", "moderate")], None,
            0.0, 0.5, sizes=sizes, fmt="cfa-u16")
 
@@ -460,7 +460,7 @@ def _made(sources: Sources, size: int, frames: int, motion: str, noise: str,
           rng: np.random.Generator, textures: Sources | None, coverage: float,
           fmt: str | None = None) -> Made:
     """A burst from a random photograph that is large enough (and a random format)."""
-    while True:
+    for _ in range(1000):
         name, image = sources[rng.integers(len(sources))]
         texture = None
         if textures:
@@ -469,6 +469,7 @@ def _made(sources: Sources, size: int, frames: int, motion: str, noise: str,
         made = make_burst(image, texture, size, frames, motion, noise, chosen, rng, coverage)
         if made is not None:
             return made
+    raise SystemExit(f"no photograph is large enough for {size} px frames ({fmt or 'any'})")
 
 
 def speed_table(sources: Sources, args: argparse.Namespace, rng: np.random.Generator) -> None:

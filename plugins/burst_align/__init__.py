@@ -10,13 +10,10 @@ import numpy as np
 from burstcli import Burst, Frame, hookimpl, param, stage
 from burst_decode.arrays import grey_proxy
 
+from .exposure import PROXY_TO_SENSOR, exposure_gain  # noqa: F401 (exposure_gain: public)
 from .register import prepare, register
 
 REASONS_SHOWN = 5  # a warning names the reason of each dropped frame up to this many frames
-
-#: A mosaic's proxy pixel u covers sensor pixels 2u and 2u + 1: its centre is at 2u + 0.5.
-PROXY_TO_SENSOR = np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])
-
 
 def to_frame_pixels(homography: np.ndarray, frame: Frame) -> np.ndarray:
     """A homography between luminance proxies, expressed in the frames' own pixels."""

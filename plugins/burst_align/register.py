@@ -267,10 +267,10 @@ def _search_level(pyramid: Pyramid, depth: int) -> int:
 
 def _best_start(reference: Reference, mov: Pyramid, moving: np.ndarray, search: int
                 ) -> tuple[lk.Fit, int]:
-    """The starting point that explains most of the frame, refined on the search level.
-    Phase-correlation peaks and the identity first; SIFT (the costly one) only when none
-    of them explains EXPLAINED of the frame (a rotation of several degrees, a zoom, or a
-    moving object large enough to leave doubt)."""
+    """The starting point that explains most of the frame, refined on the search level:
+    tile votes, phase-correlation peaks and the identity, most likely first, until one
+    explains EXPLAINED of the frame; SIFT (the costly one) only when none does (a rotation
+    of several degrees, a zoom, or a moving object large enough to leave doubt)."""
     ref_plain, mov_plain = reference.pyramid.plain[search], mov.plain[search]
     noise = np.hypot(level_noise(reference.pyramid, search), level_noise(mov, search))
     points = reference.points[search]
@@ -278,8 +278,11 @@ def _best_start(reference: Reference, mov: Pyramid, moving: np.ndarray, search: 
     cut = 3.0 * max(noise, 0.01 * contrast)
     starts = [translation(t) for t in tile_votes(ref_plain, mov_plain)]
     starts += [translation(t) for t, _ in phase_peaks(ref_plain, mov_plain)] + [np.eye(3)]
-    fits = [_refine_start(reference, mov, warp, search)
-            for warp in _distinct(starts, ref_plain.shape)]
+    fits: list[lk.Fit] = []
+    for warp in _distinct(starts, ref_plain.shape):  # most likely first
+        fits.append(_refine_start(reference, mov, warp, search))
+        if _explained(fits[-1], cut) >= EXPLAINED:
+            break  # nothing else can explain much more of the frame
     best = min(fits, key=lambda f: _truncated_cost(f, cut))
     matches = 0
     if _explained(best, cut) < EXPLAINED and min(moving.shape) >= FEATURE_MIN_SIDE \

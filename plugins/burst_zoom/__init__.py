@@ -9,6 +9,7 @@ import numpy as np
 
 from burstcli import Burst, hookimpl, param, stage
 from burstcli.errors import StageError
+from burst_align import exposure_gain
 from burst_decode.arrays import normalized
 
 from .classical import Grid, SensorModel, back_project_validated, bicubic_start, kernel_start
@@ -73,8 +74,7 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
     height, width = reference.shape[:2]
     x, y, w, h = burst_window(burst, params.field, params.scale, height, width)
     grid = Grid(params.scale, (x, y), (h, w))
-    level = float(reference.mean())
-    gains = [level / max(float(normalized(f).mean()), 1e-9) for f in frames]
+    gains = [1.0, *(exposure_gain(frames[0], f) for f in frames[1:])]
     frames = [crop_to_window(f, (x, y), (h, w)) for f in frames]  # a zoom needs a part only
     start = kernel_start(frames, gains, grid, params.sigma * params.scale,
                          np.full((*grid.shape, 3), float(reference.mean()), np.float32))

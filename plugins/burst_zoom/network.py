@@ -12,6 +12,7 @@ import numpy as np
 
 from burstcli import Frame
 from burstcli.errors import StageError
+from burst_align.exposure import shared_gain
 from burst_colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burst_decode.arrays import normalized
 
@@ -167,9 +168,10 @@ def run_network(model: LoadedModel, frames: list[Frame], origin: tuple[int, int]
     frames (``colour.yuv``) give YUV; RGB frames go through the same conversion and come
     back RGB; grey stays grey."""
     transforms = [np.eye(3) if f.transform is None else f.transform for f in frames]
+    # Bursts jitter in exposure: every frame is brought to the reference's.
     lumas = [luma(f) for f in frames]
-    level = float(lumas[0].mean())  # bursts jitter in exposure: bring frames to the reference's
-    lumas = [lumas[0], *(l * np.float32(level / max(float(l.mean()), 1e-6)) for l in lumas[1:])]
+    lumas = [lumas[0], *(l * np.float32(shared_gain(lumas[0], transforms[0], l, t))
+                         for l, t in zip(lumas[1:], transforms[1:]))]
     y = super_resolve_luma(model, lumas, transforms, origin, size, ensemble)
     refined = 0
     if refine > 0 and len(frames) > 1:
