@@ -86,7 +86,7 @@ def _data_folder(data: Path | None) -> Path:
 @click.command("upscale")
 @click.option("--scale", type=click.Choice(["2", "4"]), default="4", show_default=True)
 @click.option("--bursts", type=click.IntRange(1), default=2, show_default=True,
-              help="bursts per file kind and noise band")
+              help="bursts per file kind and noise band (alternately static and moving)")
 @click.option("--kinds", type=_csv(KINDS), default=",".join(KINDS), show_default=True)
 @click.option("--noise", "bands", type=_csv(NOISE_BANDS), default=",".join(NOISE_BANDS),
               show_default=True)
@@ -102,8 +102,9 @@ def bench_upscale_command(scale: str, bursts: int, kinds: tuple[str, ...],
                           bands: tuple[str, ...], sizes: str, seed: int,
                           overrides: tuple[str, ...], data: Path | None) -> None:
     """Multi-frame super-resolution (upscale{2,4}x and -classical) on aliased, box-sampled
-    bursts of photographs no model saw, every kind and noise band, beside bicubic and the
-    textbook ECC + iterative back-projection (10 and 30 iterations, and with the true motion)."""
+    bursts of photographs no model saw (every other one with a moving object), every kind and
+    noise band, beside bicubic and the textbook ECC + iterative back-projection (10 and 30
+    iterations, and with the true motion)."""
     from .zoom_bench import bench_upscale
     try:
         bench_upscale(_data_folder(data), scale=int(scale), bursts=bursts, kinds=kinds,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Literal
 
 import cv2
@@ -13,7 +14,7 @@ from burstcli.errors import StageError
 from burst_blur.measures import noise_variance_estimate
 from burst_decode.arrays import grey_proxy, noise_coefficients, normalized
 
-from .agreement import disagreement, proxy_noise, quantisation_floor
+from .agreement import disagreement, proxy_noise, proxy_of, quantisation_floor
 from .warp import full_flow, warp_to_reference
 
 Interpolation = Literal["bilinear", "cubic", "lanczos"]
@@ -133,9 +134,8 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     noise = proxy_noise(ref_frame, reference)
     total, weight, used, factors = reference.copy(), np.ones_like(reference), {}, {}
     for index in others:
-        warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
-        warped *= _exposure_gain(reference, warped, valid)
-        agree, factors[index] = _agreement(ref_frame, reference, warped, valid, noise, params)
+        warped, valid, agree, factors[index] = _agreeing(ref_frame, reference, noise,
+                                                         burst.frames[index], params)
         covered = _plane(valid)
         used[index] = round(float(agree[covered > 0.999].mean()) if (covered > 0.999).any()
                             else 0.0, 4)  # where the frame sees the reference's view
@@ -144,6 +144,84 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
         weight += _per_pixel(agree, total)
     return _result(burst, total / weight, "merge.robust",
                    {"mean_weight": used, "noise_factor": _rounded(factors)})
+
+
+def _agreeing(ref_frame: Frame, reference: np.ndarray, noise: np.ndarray, frame: Frame,
+              params: RobustParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(frame on the reference grid at the reference's exposure, its valid mask, its
+    agreement weight (2-D), its calibration factor)."""
+    warped, valid = warp_to_reference(frame, reference.shape, params.interpolation)
+    warped *= _exposure_gain(reference, warped, valid)
+    agree, factor = _agreement(ref_frame, reference, warped, valid, noise, params)
+    return warped, valid, agree, factor
+
+
+def agreement_in_frames(reference: Frame, frames: Sequence[Frame], threshold: float = 1.5,
+                        window: int = 9, smooth: float = 0.0, misalignment: float = 0.0,
+                        floor: float = 0.0) -> list[np.ndarray]:
+    """For each registered frame, a weight per pixel of its own grid (float32, 2-D): 1 where
+    it shows what the reference shows there, up to noise, falling towards 0 where it
+    differs by more than ``threshold`` times that (what moved), as ``merge.robust`` weighs
+    frames; a frame equal to ``reference`` (the same object) gets ones. For stages that
+    sample frames where they lie (multi-frame super-resolution) rather than resample them.
+
+    ``smooth`` > 0 compares the two Gaussian-blurred by that sigma (pixels), the noise
+    expected scaled to match: aliased frames differ from one another at every edge (that
+    difference is what super-resolution is made of), a moving object over a whole area.
+    ``misalignment`` (luminance-proxy pixels) adds the difference a registration that far off
+    makes on the reference's edges: without noise, nothing else would explain it; ``floor``
+    is the least variance of the difference taken for noise (what frames developed or
+    compressed one by one differ by, which a blur does not average away)."""
+    values = normalized(reference)
+    noise = proxy_noise(reference, values)
+    if smooth > 0:
+        noise = noise * np.float32(_blurred_noise_share(smooth))
+        values = _blurred(values, smooth)
+    noise = np.maximum(noise, np.float32(floor))
+    if misalignment > 0:
+        proxy = proxy_of(reference, values)
+        slope_x = cv2.Sobel(proxy, cv2.CV_32F, 1, 0, ksize=3) / 8
+        slope_y = cv2.Sobel(proxy, cv2.CV_32F, 0, 1, ksize=3) / 8
+        noise = noise + np.float32(misalignment ** 2) * (slope_x ** 2 + slope_y ** 2)
+    params = RobustParams(threshold=threshold, window=window)
+    maps = []
+    for frame in frames:
+        shape = frame.pixels.shape[:2]
+        if frame is reference:
+            maps.append(np.ones(shape, np.float32))
+            continue
+        if smooth > 0:
+            frame = frame.replace(pixels=_blurred(normalized(frame), smooth), raw=None)
+        warped, valid = warp_to_reference(frame, values.shape, params.interpolation)
+        # Where the frame does not reach (and on the rim, where its interpolation and its
+        # blur mix in the outside) it is compared with nothing: the reference stands in, so
+        # the window does not carry the edge's difference onto pixels the frame does show.
+        reach = 2 + int(np.ceil(2 * smooth))
+        inside = cv2.erode(_plane(valid > 0.999).astype(np.uint8),
+                           np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+        if smooth > 0:  # the reference's own blur is biased on its rim (reflected edges)
+            edge = int(np.ceil(3 * smooth))
+            inside[:edge], inside[-edge:], inside[:, :edge], inside[:, -edge:] = (False,) * 4
+        warped *= _exposure_gain(values, warped, inside.astype(np.float32))
+        inside = inside if values.ndim == 2 else inside[..., None]
+        warped = np.where(inside, warped, values)
+        agree, _ = _agreement(reference, values, warped, valid, noise, params)
+        transform = frame.transform if frame.transform is not None else np.eye(3)
+        # weight at frame pixel x = agreement at reference pixel transform(x)
+        maps.append(cv2.warpPerspective(agree, transform, (shape[1], shape[0]),
+                                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                        borderMode=cv2.BORDER_REPLICATE))
+    return maps
+
+
+def _blurred(values: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(values, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def _blurred_noise_share(sigma: float) -> float:
+    """The share of white noise's variance a Gaussian blur of ``sigma`` keeps (2-D)."""
+    kernel = cv2.getGaussianKernel(2 * int(np.ceil(3 * sigma)) + 1, sigma)
+    return float(np.sum(kernel ** 2)) ** 2
 
 
 def _noise_variance_map(frame: Frame, values: np.ndarray) -> np.ndarray:

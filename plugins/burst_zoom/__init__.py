@@ -10,13 +10,28 @@ import numpy as np
 from burstcli import Burst, hookimpl, param, stage
 from burstcli.errors import StageError
 from burst_align import exposure_gain
+from burst_merge import agreement_in_frames
 from burst_decode.arrays import normalized
 
-from .classical import Grid, SensorModel, back_project_validated, bicubic_start, kernel_start
-from .features import crop_to_window
+from .classical import (Grid, SensorModel, back_project, back_project_validated, bicubic_start,
+                        hold_out, kernel_start)
+from .features import crop_to_window, window_cut
 from .field import NOTE, burst_window, cut_box, in_decoded_frame, window
 
 __all__ = ["window", "zoom_classical", "zoom_network", "zoom_window"]
+
+
+#: What moved is told from aliasing by comparing frames blurred by this sigma (input pixels).
+#: Blurred noise is correlated over a few pixels, so a window holds fewer independent
+#: samples than in ``merge.robust`` and its mean squared difference strays further: the
+#: threshold (times the difference noise explains) is higher. What moves differs by far
+#: more: an object's contrast against the background, hundreds of times the noise's.
+MOTION_SMOOTH = 1.5
+MOTION_THRESHOLD = 4.0
+MOTION_MISALIGNMENT = 0.25  # px: registration error and leftover aliasing on edges
+#: Frames demosaicked or JPEG-compressed one by one differ by their own artefacts, which the
+#: blur does not average away: about a code value of 8-bit is never taken for motion.
+MOTION_FLOOR = (1.0 / 255.0) ** 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +50,10 @@ class ClassicalParams:
     step: float = param(1.0, "back-projection step (1: a full correction per iteration)")
     sigma: float = param(0.7, "kernel-regression start: Gaussian radius in output pixels "
                               "per unit of scale")
-    robust: float = param(4.0, "fade out pixels whose error exceeds this many times the "
-                               "frame's typical error (moving things); 0: off")
+    robust: float = param(MOTION_THRESHOLD, "leave a frame out where it differs from the "
+                                            "reference by more than this many times what "
+                                            "noise explains (what moved comes from the "
+                                            "reference alone); 0: off")
     start: Literal["best", "kernel", "bicubic"] = param(
         "best", "where back-projection starts: the kernel regression of all frames (smooth, "
                 "denoised: wins on noisy bursts and flat scenes), the bicubic enlargement of the "
@@ -55,13 +72,18 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
 
     The registered frames' samples (a RAW mosaic's colour by colour: the result is
     demosaicked, layout ``linear_raw``) are merged onto the finer grid by kernel regression
-    (or the reference is enlarged bicubically: ``start``), then refined by iterative back-projection through a sensor model (each pixel the mean of
-    a scale x scale box of the scene where its transform puts it), with errors far beyond a
-    frame's typical error faded out so moving things do not smear. It decides itself when to
-    stop: a share of every frame's pixels is held out of the updates and the estimate that
-    predicts them best is kept, so a clean burst is iterated to convergence and a noisy one
-    stops before its noise is amplified (no noise estimate needed). A burst of one frame works
-    too (single-frame back-projection). ``field`` picks the whole frame or a digital zoom.
+    (or the reference is enlarged bicubically: ``start``), then refined by iterative
+    back-projection through a sensor model (each pixel the mean of a scale x scale box of the
+    scene where its transform puts it). What moved comes from the reference alone: each
+    frame is weighed, pixel by pixel, by its agreement with the reference (the two blurred,
+    so that aliasing is not taken for motion, and compared with what noise and a quarter
+    pixel of misregistration explain; see :func:`burst_merge.agreement_in_frames`). It
+    decides itself when to stop: a share of every frame's pixels is held out of the updates,
+    the estimate that predicts them best decides the start and the iterations, and those are
+    then run again with every pixel; so a clean burst is iterated to convergence and a noisy
+    one stops before its noise is amplified (no noise estimate needed). A burst of one frame
+    works too (single-frame back-projection). ``field`` picks the whole frame or a digital
+    zoom.
     """
     if burst.reference is None:
         raise StageError("zoom: no reference frame; put `select` before the zoom")
@@ -75,18 +97,41 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
     x, y, w, h = burst_window(burst, params.field, params.scale, height, width)
     grid = Grid(params.scale, (x, y), (h, w))
     gains = [1.0, *(exposure_gain(frames[0], f) for f in frames[1:])]
-    frames = [crop_to_window(f, (x, y), (h, w)) for f in frames]  # a zoom needs a part only
-    start = kernel_start(frames, gains, grid, params.sigma * params.scale,
-                         np.full((*grid.shape, 3), float(reference.mean()), np.float32))
-    if frames[0].layout != "cfa" and reference.ndim == 2:
-        start = start.mean(axis=2, keepdims=True)
-    models = [SensorModel(f, grid, g) for f, g in zip(frames, gains)]
-    starts = {"kernel": start, "bicubic": bicubic_start(frames[0], grid, start.shape[2])}
-    runs = {name: back_project_validated(models, starts[name], params.iterations, params.step,
-                                         params.robust, params.validation)
-            for name in ((params.start,) if params.start != "best" else starts)}
+    agreement = agreement_in_frames(frames[0], frames, params.robust, smooth=MOTION_SMOOTH,
+                                    misalignment=MOTION_MISALIGNMENT, floor=MOTION_FLOOR) \
+        if params.robust > 0 and len(frames) > 1 else [None] * len(frames)
+    cuts = [window_cut(f, (x, y), (h, w)) for f in frames]  # a zoom needs a part only
+    frames = [crop_to_window(f, (x, y), (h, w)) for f in frames]
+    agreement = [None if a is None else a[cut] for a, cut in zip(agreement, cuts)]
+    models = [SensorModel(f, grid, g, a) for f, g, a in zip(frames, gains, agreement)]
+
+    grey = frames[0].layout != "cfa" and reference.ndim == 2
+    starts: dict[str, np.ndarray] = {}
+
+    def start_from(name: str) -> np.ndarray:
+        if name not in starts and name == "bicubic":
+            starts[name] = bicubic_start(frames[0], grid, 1 if grey else 3)
+        elif name not in starts:
+            start = kernel_start(frames, gains, grid, params.sigma * params.scale,
+                                 np.full((*grid.shape, 3), float(reference.mean()), np.float32),
+                                 agreement)
+            starts[name] = start.mean(axis=2, keepdims=True) if grey else start
+        return starts[name]
+
+    # Validation chooses the start and the iterations on part of the pixels ...
+    # The starts see every pixel, the held-out ones included, so the held-out error favours
+    # stopping early a little: measured, that errs on the safe side (held-out pixels kept out
+    # of the starts and the reference let 17-31 iterations through on clean flat and JPEG
+    # bursts, whose fine grid they blurred and rang: -2 to -6 dB).
+    hold_out(models, params.validation, reference=True)
+    runs = {name: back_project_validated(models, start_from(name), params.iterations,
+                                         params.step, params.validation)
+            for name in ((params.start,) if params.start != "best" else ("kernel", "bicubic"))}
     chosen = min(runs, key=lambda name: runs[name][2])  # the better prediction of held-out pixels
     image, iterations, _ = runs[chosen]
+    if params.validation > 0:  # ... and the choice is then made again with every pixel
+        hold_out(models, 0.0)
+        image = back_project(models, start_from(chosen), iterations, params.step)
     image = np.clip(image, 0.0, None)
     layout = frames[0].layout or "rgb"
     if layout == "cfa":
@@ -125,7 +170,9 @@ def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
     The registered frames' samples are splatted onto the fine grid and, for models made
     with it, back-projected through the sensor model (the classical estimate; see
     :mod:`burst_zoom.features`); the network, run tile by tile at the input resolution,
-    predicts the detail over the bicubic upsampling of the reference from both. It runs on the
+    predicts the detail over the bicubic upsampling of the reference from both; each frame's
+    samples count by their agreement with the reference, as in ``zoom.classical``, so what
+    moved comes from the reference alone. It runs on the
     luminance Y (BT.601) of gamma-encoded frames; the colour (U, V) is bicubic from the
     reference (004 [0141]): YUV frames (``colour.yuv``) give a YUV image, RGB frames an RGB
     one (through the same conversion), grey stays grey. A burst of one frame goes to the

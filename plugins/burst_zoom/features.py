@@ -45,12 +45,10 @@ REFERENCE_WEIGHT = 2.0
 
 
 #: The classical input's back-projection: over-relaxed (step 2: as sharp after 6 iterations
-#: as step 1 after 12, half the cost) and not robust, like the splat beside it (the network
-#: learns from moving-patch samples where the frames disagree). Measured on the bench's x4
-#: bursts, a fixed 0.7 / 0.3 blend of the plain network with these planes gains +0.24 dB
-#: at light noise (6 iterations) against +0.06 dB with 4 robust step-1 iterations.
+#: as step 1 after 12, half the cost), weighted as the splat beside it. Measured on the
+#: bench's x4 bursts, a fixed 0.7 / 0.3 blend of the plain network with these planes gains
+#: +0.24 dB at light noise (6 iterations) against +0.06 dB with 4 robust step-1 iterations.
 CLASSICAL_STEP = 2.0
-CLASSICAL_ROBUST = 0.0
 
 
 def input_channels(scale: int, classical: bool = False) -> int:
@@ -128,40 +126,50 @@ def _within_window(frame: np.ndarray, transform: np.ndarray, origin: tuple[float
     return frame[kept], transform @ shift, kept
 
 
-def crop_to_window(frame: Frame, origin: tuple[float, float], size: tuple[int, int]) -> Frame:
-    """A frame cut to the part that lands in a reference window (its transform adjusted);
-    a mosaic is cut at even offsets, so its colour phase is unchanged."""
+def window_cut(frame: Frame, origin: tuple[float, float], size: tuple[int, int]
+               ) -> tuple[slice, slice]:
+    """(rows, columns) of the part of a frame that lands in a reference window; a mosaic's
+    start at even offsets, so its colour phase is unchanged."""
     transform = frame.transform if frame.transform is not None else np.eye(3)
     _, _, (rows, cols) = _within_window(frame.pixels, transform, origin, size)
     top, left = rows.start, cols.start
     if frame.layout == "cfa":
         top, left = top - top % 2, left - left % 2
-    shift = np.array([[1, 0, left], [0, 1, top], [0, 0, 1.0]])
-    return frame.replace(pixels=frame.pixels[top:rows.stop, left:cols.stop],
-                         transform=transform @ shift)
+    return slice(top, rows.stop), slice(left, cols.stop)
+
+
+def crop_to_window(frame: Frame, origin: tuple[float, float], size: tuple[int, int]) -> Frame:
+    """A frame cut to :func:`window_cut` (its transform adjusted)."""
+    transform = frame.transform if frame.transform is not None else np.eye(3)
+    rows, cols = window_cut(frame, origin, size)
+    shift = np.array([[1, 0, cols.start], [0, 1, rows.start], [0, 0, 1.0]])
+    return frame.replace(pixels=frame.pixels[rows, cols], transform=transform @ shift)
 
 
 def classical_estimate(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
                        origin: tuple[int, int], size: tuple[int, int], start: np.ndarray,
-                       iterations: int) -> np.ndarray:
-    """``iterations`` of back-projection (``CLASSICAL_STEP``, ``CLASSICAL_ROBUST``) from
-    ``start`` (H x W) on the HR grid of the window, with the frames' parts that land in it."""
-    estimate = back_project(window_models(frames, transforms, scale, origin, size),
-                            start[..., None], iterations, CLASSICAL_STEP, CLASSICAL_ROBUST)
+                       iterations: int, weights: list[np.ndarray] | None = None) -> np.ndarray:
+    """``iterations`` of back-projection (``CLASSICAL_STEP``) from ``start`` (H x W) on the
+    HR grid of the window, with the frames' parts that land in it (``weights``: per frame
+    and pixel, as :func:`splat`'s)."""
+    estimate = back_project(window_models(frames, transforms, scale, origin, size, weights),
+                            start[..., None], iterations, CLASSICAL_STEP)
     return estimate[..., 0]
 
 
 def window_models(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
-                  origin: tuple[int, int], size: tuple[int, int]) -> list[SensorModel]:
+                  origin: tuple[int, int], size: tuple[int, int],
+                  weights: list[np.ndarray] | None = None) -> list[SensorModel]:
     """The sensor models of grey frames' parts that land in a window of the reference, on
-    the window's HR grid."""
+    the window's HR grid (``weights``: each frame's agreement per pixel, or None)."""
     grid = Grid(scale, (float(origin[0]), float(origin[1])), size)
     models = []
     for index, (frame, transform) in enumerate(zip(frames, transforms)):
-        part, moved, _ = _within_window(frame, transform, origin, size)
+        part, moved, kept = _within_window(frame, transform, origin, size)
         if part.size:
+            agreement = None if weights is None else weights[index][kept]
             models.append(SensorModel(Frame(Path(f"frame {index}"), pixels=part, layout="gray",
-                                            transform=moved), grid, 1.0))
+                                            transform=moved), grid, 1.0, agreement))
     return models
 
 
@@ -186,6 +194,6 @@ def network_input(frames: list[np.ndarray], transforms: list[np.ndarray], scale:
     planes = [reference[..., None], space_to_depth(mean, scale), space_to_depth(density, scale)]
     if classical_iterations > 0:
         estimate = classical_estimate(frames, transforms, scale, origin, size, mean,
-                                      classical_iterations)
+                                      classical_iterations, weights)
         planes.append(space_to_depth(estimate, scale))
     return np.concatenate(planes, axis=2).astype(np.float32), base.astype(np.float32)

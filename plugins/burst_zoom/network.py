@@ -96,7 +96,7 @@ INPUT_CONTEXT = 16
 
 def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: list[np.ndarray],
                        origin: tuple[int, int], size: tuple[int, int],
-                       ensemble: int = 1) -> np.ndarray:
+                       ensemble: int = 1, weights: list[np.ndarray] | None = None) -> np.ndarray:
     """The network's HR Y for a window of the reference (frame 0), block by block.
 
     ``ensemble`` > 1 averages the network over that many orientations of its input (flips
@@ -106,13 +106,14 @@ def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: 
     return stitch(size[0], size[1], block, INPUT_CONTEXT, model.scale,
                   lambda y0, x0: _super_resolve_block(model, lumas, transforms,
                                                       (origin[0] + x0, origin[1] + y0), block,
-                                                      ensemble))
+                                                      ensemble, weights))
 
 
 def _super_resolve_block(model: LoadedModel, lumas: list[np.ndarray],
                          transforms: list[np.ndarray], origin: tuple[int, int],
-                         size: tuple[int, int], ensemble: int) -> np.ndarray:
-    features, base = network_input(lumas, transforms, model.scale, origin, size,
+                         size: tuple[int, int], ensemble: int,
+                         weights: list[np.ndarray] | None) -> np.ndarray:
+    features, base = network_input(lumas, transforms, model.scale, origin, size, weights,
                                    classical_iterations=model.classical_iterations)
     residual = np.zeros(base.shape, np.float32)
     orientations = ORIENTATIONS[:max(1, ensemble)]
@@ -172,10 +173,12 @@ def run_network(model: LoadedModel, frames: list[Frame], origin: tuple[int, int]
     lumas = [luma(f) for f in frames]
     lumas = [lumas[0], *(l * np.float32(shared_gain(lumas[0], transforms[0], l, t))
                          for l, t in zip(lumas[1:], transforms[1:]))]
-    y = super_resolve_luma(model, lumas, transforms, origin, size, ensemble)
+    weights = motion_weights(frames) if len(frames) > 1 else None
+    y = super_resolve_luma(model, lumas, transforms, origin, size, ensemble, weights)
     refined = 0
     if refine > 0 and len(frames) > 1:
-        y, refined = refine_luma(y, lumas, transforms, model.scale, origin, size, refine)
+        y, refined = refine_luma(y, lumas, transforms, model.scale, origin, size, refine,
+                                 weights)
     reference = normalized(frames[0])
     if reference.ndim == 2:
         return np.clip(y, 0.0, 1.0).astype(np.float32), "gray", refined
@@ -217,24 +220,41 @@ def _as_yuv(frame: Frame) -> np.ndarray:
     return values if frame.layout == "yuv" else rgb_to_yuv(values)
 
 
-#: The most data-consistency iterations after the network, and their robust fade (as the
-#: classical stage's: what moved is not fitted).
+#: The most data-consistency iterations after the network.
 REFINE_ITERATIONS = 40
-REFINE_ROBUST = 4.0
+
+
+def motion_weights(frames: list[Frame]) -> list[np.ndarray]:
+    """Each frame's agreement with the reference (frame 0) per pixel: what moved is taken
+    from the reference alone (see :func:`burst_merge.agreement_in_frames`), with the
+    comparison blurred as ``zoom.classical``'s so that aliasing is not taken for motion."""
+    from burst_merge import agreement_in_frames
+
+    from . import MOTION_FLOOR, MOTION_MISALIGNMENT, MOTION_SMOOTH, MOTION_THRESHOLD
+    return agreement_in_frames(frames[0], frames, MOTION_THRESHOLD, smooth=MOTION_SMOOTH,
+                               misalignment=MOTION_MISALIGNMENT, floor=MOTION_FLOOR)
 
 
 def refine_luma(y: np.ndarray, lumas: list[np.ndarray], transforms: list[np.ndarray],
                 scale: int, origin: tuple[int, int], size: tuple[int, int],
-                holdout: float) -> tuple[np.ndarray, int]:
+                holdout: float, weights: list[np.ndarray] | None = None
+                ) -> tuple[np.ndarray, int]:
     """The network's Y made consistent with the frames by back-projection through the box
     sensor, for as long as the held-out pixels say it helps: at low noise the frames hold
     more than the network restored; at high noise no iteration is kept."""
-    from .classical import back_project_validated
+    from .classical import back_project, back_project_validated, hold_out
     from .features import window_models
 
-    models = window_models(lumas, transforms, scale, origin, size)
+    models = window_models(lumas, transforms, scale, origin, size, weights)
     # Patience 1: the network's output is already close, so the first iteration that does
     # not help ends it (on a noisy 12 MP burst: two iterations, not four).
+    # The reference's pixels are held out too (the network saw every pixel, so its output
+    # predicts held-out pixels a little too well: iterations must clearly help to be kept;
+    # without the reference, 17 iterations were kept on a clean JPEG burst and lost 3.5 dB).
+    hold_out(models, holdout, reference=True)
     refined, iterations, _ = back_project_validated(models, y[..., None], REFINE_ITERATIONS,
-                                                    1.0, REFINE_ROBUST, holdout, patience=1)
+                                                    1.0, holdout, patience=1)
+    if iterations > 0:  # chosen on part of the pixels, made again with all of them
+        hold_out(models, 0.0)
+        refined = back_project(models, y[..., None], iterations, 1.0)
     return refined[..., 0], iterations

@@ -64,3 +64,19 @@ def test_zoom_stages_keep_a_flat_scene_seen_across_a_large_shift(tmp_path, bench
     result = measure_zoom(render(recipe, tmp_path / "flat", bench_sources), presets)
     for preset in presets:
         assert result.psnr[preset] > result.psnr["bicubic"] + 0.5, result.psnr
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_zoom_stages_take_a_moving_object_from_the_reference(tmp_path, bench_sources, scale):
+    """A textured object moving on its own through the burst: frames are weighed by their
+    agreement with the reference, so the object is not smeared into a double (without the
+    weights both stages were 7-10 dB below bicubic on such bursts, as the textbook method is)."""
+    recipe = zoom_recipe(bench_sources, scale, 0.004, 9)
+    recipe = Recipe(**{**recipe.__dict__, "moving_object": True, "object_share": 0.12})
+    presets = {p: BurstProcessor(JobSpec(p, (), "tiff"))
+               for p in (f"upscale{scale}x", f"upscale{scale}x-classical")}
+    result = measure_zoom(render(recipe, tmp_path / "moving", bench_sources), presets)
+    best = max(result.psnr[name] for name in TEXTBOOK)
+    for preset in presets:
+        assert result.psnr[preset] > result.psnr["bicubic"], result.psnr
+        assert result.psnr[preset] > best + 2.0, result.psnr
