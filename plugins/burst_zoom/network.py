@@ -16,7 +16,7 @@ from burst_align.exposure import shared_gain
 from burst_colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burst_decode.arrays import normalized
 
-from .features import depth_to_space, input_channels, network_input, space_to_depth
+from .features import bicubic, depth_to_space, input_channels, network_input, space_to_depth
 from .runtime import TiledModel, stitch
 
 MODELS = Path(__file__).parent / "models"
@@ -103,10 +103,15 @@ def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: 
     and transposes of the whole burst, undone on the output): the usual self-ensemble."""
     model = model.for_frames(len(lumas))
     block = (min(INPUT_BLOCK, size[0]), min(INPUT_BLOCK, size[1]))
-    return stitch(size[0], size[1], block, INPUT_CONTEXT, model.scale,
-                  lambda y0, x0: _super_resolve_block(model, lumas, transforms,
-                                                      (origin[0] + x0, origin[1] + y0), block,
-                                                      ensemble, weights))
+    y = stitch(size[0], size[1], block, INPUT_CONTEXT, model.scale,
+               lambda y0, x0: _super_resolve_block(model, lumas, transforms,
+                                                   (origin[0] + x0, origin[1] + y0), block,
+                                                   ensemble, weights))
+    # The grid is judged over the whole window (its neighbourhood reaches beyond a block's
+    # context), on the residual over the same bicubic base the blocks used.
+    x, top = origin
+    base = bicubic(lumas[0][top:top + size[0], x:x + size[1]].astype(np.float32), model.scale)
+    return base + without_grid(y - base, model.scale)
 
 
 def _super_resolve_block(model: LoadedModel, lumas: list[np.ndarray],
@@ -123,6 +128,35 @@ def _super_resolve_block(model: LoadedModel, lumas: list[np.ndarray],
             out = depth_to_space(out, model.scale)
         residual += unorient(out.reshape(out.shape[:2]), orientation)
     return base + residual / len(orientations)
+
+
+#: Neighbourhood (input pixels, Gaussian sigma) over which a pattern repeating every
+#: ``scale`` output pixels counts as a grid rather than detail.
+GRID_SIGMA = 8.0
+
+
+def without_grid(residual: np.ndarray, scale: int) -> np.ndarray:
+    """The network's residual (H x W, over the bicubic base) less the pattern that repeats
+    every ``scale`` output pixels over a whole neighbourhood.
+
+    The network writes its output cell by cell (depth-to-space), and what it gets wrong the
+    same way in every cell of a neighbourhood is a grid: measured on a clean, smooth x4
+    burst, 57 % of the error's energy. Back-projection cannot remove it (a box sensor of the
+    cell's size averages any pattern of that period to a constant, so the frames never show
+    it) and held-out pixels cannot see it. Real detail over the bicubic base does not repeat
+    at exactly the cell's period across a neighbourhood, so what is removed is each phase's
+    local mean minus the mean over phases (a ramp, for which bicubic is exact, has a zero
+    residual and is untouched)."""
+    height, width = residual.shape[0] // scale, residual.shape[1] // scale
+    if height == 0 or width == 0:
+        return residual
+    cells = space_to_depth(residual, scale)  # h x w x s*s: one plane per phase
+    deviation = cells - cells.mean(axis=2, keepdims=True)
+    grid = cv2.GaussianBlur(deviation, (0, 0), GRID_SIGMA, borderType=cv2.BORDER_REFLECT)
+    grid = grid if grid.ndim == 3 else grid[..., None]
+    out = residual.copy()
+    out[:height * scale, :width * scale] -= depth_to_space(grid, scale)
+    return out
 
 
 def orient(image: np.ndarray, orientation: int) -> np.ndarray:

@@ -131,3 +131,20 @@ def test_zoom_chroma_comes_from_all_frames_and_keeps_what_moved():
     assert np.allclose(merged[..., 0], reference[..., 0])  # Y stays the reference's
     assert merged[..., 1:].std() < 0.6 * reference[..., 1:].std()
     assert abs(float(merged[10:20, 10:20, 2].mean()) - 0.5) < 0.02  # no red ghost
+
+
+def test_a_grid_repeating_every_output_cell_is_removed_and_detail_kept():
+    """What the network gets wrong alike in every cell of a neighbourhood (a period-`scale`
+    pattern, invisible to the box sensor) goes; detail that does not repeat stays."""
+    from burst_zoom.network import without_grid
+    rng = np.random.default_rng(0)
+    scale, cells = 4, 48
+    detail = cv2.GaussianBlur(rng.normal(0, 0.05, (cells * scale, cells * scale)).astype(
+        np.float32), (0, 0), 1.0)
+    grid = np.tile(rng.normal(0, 0.01, (scale, scale)).astype(np.float32), (cells, cells))
+    cleaned = without_grid(detail + grid, scale)
+    inner = np.s_[32:-32, 32:-32]  # away from the reflected borders of the neighbourhood
+    left = cleaned[inner] - detail[inner]
+    assert np.sqrt(np.mean(left ** 2)) < 0.15 * np.sqrt(np.mean(grid[inner] ** 2))
+    assert np.sqrt(np.mean((without_grid(detail, scale) - detail)[inner] ** 2)) \
+        < 0.1 * np.sqrt(np.mean(detail[inner] ** 2))
