@@ -15,7 +15,9 @@ import numpy as np
 from .lk import Fit, Level, Points, sample
 
 MAX_SCALE = 1.25  # local scale of the transform within [1 / MAX_SCALE, MAX_SCALE]
-MAX_ANISOTROPY = 1.1  # ratio of the local scales along the two principal directions (shear)
+# Ratio of the local scales along the two principal directions (shear): 1.10-1.12 was
+# measured on sound homographies of small, noisy frames of a perspective burst.
+MAX_ANISOTROPY = 1.2
 MIN_OVERLAP = 0.5  # share of the reference the frame must cover
 TILE_STD = 0.1  # px: a tile can tell its shift when noise moves it less than this
 TILE_OFFSET = 0.3  # px: the telling tiles' median residual shift may be no larger
