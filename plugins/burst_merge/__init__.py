@@ -14,7 +14,8 @@ from burstcli.errors import StageError
 from burst_blur.measures import noise_variance_estimate
 from burst_decode.arrays import grey_proxy, noise_coefficients, normalized
 
-from .agreement import disagreement, proxy_noise, proxy_of, quantisation_floor
+from .agreement import disagreement, proxy_noise, proxy_of, quantisation_floor, sample_noise
+from .shrink import shrink_residual_noise
 from .warp import full_flow, warp_to_reference
 
 Interpolation = Literal["bilinear", "cubic", "lanczos"]
@@ -110,6 +111,9 @@ class RobustParams:
              "less denoising)")
     window: int = param(9, "side of the neighbourhood (luminance-proxy pixels) compared: "
                            "larger is steadier (81 samples at 9)")
+    spatial: float = param(1.0, "then take out, spatially, the noise the merge left (each "
+                                "pixel's single-frame noise over how many frames went into "
+                                "it), as a multiple of it; 0: off (RAW mosaics: always off)")
 
 
 @stage("merge.robust", RobustParams)
@@ -127,6 +131,11 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     a moving object is taken from the reference alone and never smeared. The reference always
     has weight 1. Works on RAW mosaics (colour plane by plane) and on RGB; per frame the mean
     weight where it covers the reference and the measured factor go to the sidecar.
+
+    Averaging leaves each pixel the single-frame noise divided by its weight sum; with
+    ``spatial`` that remainder is shrunk away by wavelet shrinkage at exactly that level
+    (:mod:`.shrink`): most where the merge could do least (what moved, one frame), nothing
+    where no noise is left. Not on mosaics (their colours are interleaved).
     """
     ref_index, others = _registered(burst)
     ref_frame = burst.frames[ref_index]
@@ -142,7 +151,14 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
         agree *= covered
         total += warped * _per_pixel(agree, total)
         weight += _per_pixel(agree, total)
-    return _result(burst, total / weight, "merge.robust",
+    merged = total / weight
+    if params.spatial > 0 and ref_frame.layout != "cfa":
+        # The frames' measured disagreement says when the noise model is too high (texture
+        # taken for noise on a small frame): never shrink more than the frames show.
+        shown = min(1.0, float(np.median(list(factors.values())))) if factors else 1.0
+        merged = shrink_residual_noise(merged, sample_noise(ref_frame, reference) / weight,
+                                       params.spatial * shown)
+    return _result(burst, merged, "merge.robust",
                    {"mean_weight": used, "noise_factor": _rounded(factors)})
 
 

@@ -50,6 +50,26 @@ def proxy_noise(frame: Frame, values: np.ndarray) -> np.ndarray:
     return np.maximum(variance, max(floor, 1e-12)).astype(np.float32)
 
 
+def sample_noise(frame: Frame, values: np.ndarray) -> np.ndarray:
+    """Noise variance of each sample of normalised ``values`` (same shape, float32): from the
+    noise profile when there is one, else each channel's own noise level function (variance
+    by brightness: a developed RAW frame's shot noise grows with the signal) at the local
+    brightness."""
+    level = cv2.blur(values, (5, 5))  # the signal level, not its noise
+    coefficients = noise_coefficients(frame)
+    if coefficients is not None:
+        scale, offset = coefficients
+        return np.maximum(scale * np.maximum(level, 0.0) + offset, 1e-12).astype(np.float32)
+    planes = values[..., None] if values.ndim == 2 else values
+    levels_of = level[..., None] if level.ndim == 2 else level
+    out = np.empty(planes.shape, np.float32)
+    for c in range(planes.shape[2]):
+        levels, variances = noise_level_function(planes[..., c])
+        out[..., c] = _interpolated(levels_of[..., c], levels, variances)
+    out = np.maximum(out, 1e-12)
+    return out[..., 0] if values.ndim == 2 else out
+
+
 #: Brightness steps of the table through which the noise level function is read per pixel.
 LEVEL_STEPS = 1024
 

@@ -81,4 +81,4 @@ def test_raw_denoise_beats_the_demosaic_first_textbook_mean(tmp_path, bench_sour
         result = measure(rendered, processors)
         best = max(result.psnr[peer]["static"] for peer in TEXTBOOK)
         margins.append(result.psnr["denoise"]["static"] - best)
-    assert min(margins) > 0.3, margins
+    assert min(margins) > 0.5, margins  # the figure

@@ -1,0 +1,76 @@
+"""What noise a merge leaves, taken out spatially where it is known: empirical Wiener
+shrinkage of an undecimated (a trous) wavelet decomposition.
+
+Averaging N frames divides the noise variance by N, no more: once the frames are at their
+limit (10 log10 N), only the image's own structure can take out more. Each detail level of
+the a trous decomposition (B3-spline, as in astronomy's multiscale denoising) keeps, per
+pixel, the share of its local energy that noise does not explain, max(0, E - s^2) / E, with
+s^2 the residual noise variance the merge knows pixel by pixel (the single-frame noise
+divided by how many frames went into that pixel) carried through to that level. Where the
+merge had no noise left to remove the factor is 1: nothing is smoothed for its own sake.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+#: The B3-spline smoothing kernel of the a trous transform.
+B3 = np.array([1, 4, 6, 4, 1], np.float32) / 16
+#: Detail levels: scales of 1-2, 2-4 and 4-8 pixels, where pixel noise lives.
+LEVELS = 3
+#: Side of the window over which a detail's local energy is measured.
+ENERGY_WINDOW = 5
+
+
+def _kernel(level: int) -> np.ndarray:
+    """B3 with 2^level - 1 zeros between its taps (the 'holes' of a trous)."""
+    step = 2 ** level
+    kernel = np.zeros(4 * step + 1, np.float32)
+    kernel[::step] = B3
+    return kernel
+
+
+def _details(plane: np.ndarray, levels: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """(detail planes finest first, the coarse residue): their sum is ``plane``."""
+    details, smooth = [], plane
+    for level in range(levels):
+        kernel = _kernel(level)
+        coarser = cv2.sepFilter2D(smooth, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT)
+        details.append(smooth - coarser)
+        smooth = coarser
+    return details, smooth
+
+
+@functools.lru_cache(maxsize=1)
+def _noise_shares(levels: int = LEVELS) -> tuple[float, ...]:
+    """The share of white noise's variance in each detail level (measured once)."""
+    noise = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    details, _ = _details(noise, levels)
+    return tuple(float(np.var(d[16:-16, 16:-16])) for d in details)
+
+
+def shrink_residual_noise(image: np.ndarray, variance: np.ndarray,
+                          strength: float = 1.0) -> np.ndarray:
+    """``image`` (H x W or H x W x C, float32) with the noise of per-pixel ``variance`` (same
+    shape, white noise assumed) shrunk away level by level; ``strength`` scales the noise
+    taken for granted (0: ``image`` unchanged)."""
+    if strength <= 0:
+        return image
+    planes = image[..., None] if image.ndim == 2 else image
+    variances = variance[..., None] if variance.ndim == 2 else variance
+    out = np.empty_like(planes)
+    shares = _noise_shares()
+    for c in range(planes.shape[2]):
+        details, smooth = _details(np.ascontiguousarray(planes[..., c]), LEVELS)
+        noise = np.ascontiguousarray(variances[..., c], dtype=np.float32) * np.float32(strength)
+        result = smooth
+        for detail, share in zip(details, shares):
+            energy = cv2.blur(detail * detail, (ENERGY_WINDOW, ENERGY_WINDOW),
+                              borderType=cv2.BORDER_REFLECT)
+            keep = np.maximum(energy - noise * np.float32(share), 0.0) / np.maximum(energy, 1e-20)
+            result = result + detail * keep
+        out[..., c] = result
+    return out[..., 0] if image.ndim == 2 else out
