@@ -257,6 +257,11 @@ def _iteration(models: list[SensorModel], estimate: np.ndarray, step: float,
 
 #: Iterations without a better validation error before back-projection stops.
 PATIENCE = 3
+#: An iteration counts as better when it cuts the held-out error by this share. Low-resolution
+#: held-out pixels keep improving slowly long after the fine grid stops improving (a clean
+#: x2 burst: held-out error -20 % from 10 to 40 iterations while the result fell 1.5 dB from
+#: its best, at 8): slow gains there are the ill-conditioned part being fitted.
+MIN_GAIN = 0.02
 
 
 def back_project(models: list[SensorModel], start: np.ndarray, iterations: int,
@@ -284,7 +289,7 @@ def back_project_validated(models: list[SensorModel], start: np.ndarray, iterati
     for done in range(iterations):
         updated, coverage, error = _iteration(models, estimate, step, coverage)
         if holdout > 0:
-            if error < best_error:
+            if error < best_error * (1.0 - MIN_GAIN):
                 best, best_error, best_at = estimate, error, done
             elif done - best_at >= patience:
                 return best, best_at, best_error
