@@ -1,8 +1,9 @@
-"""``burst bench merge`` and ``burst bench upscale``: measurements on bursts made elsewhere
-than ``burst synth``.
+"""``burst bench merge``, ``burst bench upscale`` and ``burst bench registration``:
+measurements on bursts made elsewhere than ``burst synth``.
 
 A plugin of commands only (no stages): the benchmark generator (:mod:`.degrade`), the
-textbook peers (:mod:`.peers`) and the tables (:mod:`.merge_bench`, :mod:`.zoom_bench`).
+textbook peers (:mod:`.peers`) and the tables (:mod:`.merge_bench`, :mod:`.zoom_bench`,
+:mod:`.registration_bench`, which makes its own bursts with known motion).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from burstcli import hookimpl
 
 @hookimpl
 def register_commands(cli) -> None:  # type: ignore[no-untyped-def]
-    """Add ``burst bench merge`` and ``burst bench upscale`` to the ``bench`` group (made here
-    if no plugin made it)."""
-    from .commands import bench_group, bench_merge_command, bench_upscale_command
+    """Add ``burst bench merge``, ``upscale`` and ``registration`` to the ``bench`` group
+    (made here if no plugin made it)."""
+    from .commands import (bench_group, bench_merge_command, bench_registration_command,
+                           bench_upscale_command)
     group = bench_group(cli)
     group.add_command(bench_merge_command)
     group.add_command(bench_upscale_command)
+    group.add_command(bench_registration_command)

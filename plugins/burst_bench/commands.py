@@ -112,3 +112,18 @@ def bench_upscale_command(scale: str, bursts: int, kinds: tuple[str, ...],
                       echo=click.echo)
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
+
+
+@click.command("registration", context_settings={"ignore_unknown_options": True})
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder holding b100, set14, urban100_subset, kodak24 "
+                   "(default: ../shared/data)")
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def bench_registration_command(data: Path | None, options: tuple[str, ...]) -> None:
+    """Registration (align.global) beside ECC translation and Euclidean on bursts made from
+    photographs with known motion: static, with an object moving on its own, RAW mosaics;
+    RMS and worst error, frames dropped, frames accepted 0.5 px off, seconds. OPTIONS:
+    --sizes 48 64 ..., --noise none light moderate heavy, --bursts N, --frames N, --seed N,
+    --tables static moving mosaic speed, --speed, --wall."""
+    from .registration_bench import main
+    main(["--data", str(_data_folder(data)), *options])
