@@ -66,11 +66,16 @@ def shrink_residual_noise(image: np.ndarray, variance: np.ndarray,
     for c in range(planes.shape[2]):
         details, smooth = _details(np.ascontiguousarray(planes[..., c]), LEVELS)
         noise = np.ascontiguousarray(variances[..., c], dtype=np.float32) * np.float32(strength)
-        result = smooth
+        result = smooth.copy()
         for detail, share in zip(details, shares):
-            energy = cv2.blur(detail * detail, (ENERGY_WINDOW, ENERGY_WINDOW),
+            energy = cv2.blur(cv2.multiply(detail, detail), (ENERGY_WINDOW, ENERGY_WINDOW),
                               borderType=cv2.BORDER_REFLECT)
-            keep = np.maximum(energy - noise * np.float32(share), 0.0) / np.maximum(energy, 1e-20)
-            result = result + detail * keep
+            # keep = max(energy - noise share, 0) / energy, in place (12 MP: no temporaries)
+            keep = cv2.scaleAdd(noise, -share, energy)
+            np.maximum(keep, 0.0, out=keep)
+            np.maximum(energy, 1e-20, out=energy)
+            np.divide(keep, energy, out=keep)
+            np.multiply(detail, keep, out=detail)
+            result += detail
         out[..., c] = result
     return out[..., 0] if image.ndim == 2 else out

@@ -288,7 +288,10 @@ def refine_luma(y: np.ndarray, lumas: list[np.ndarray], transforms: list[np.ndar
     hold_out(models, holdout, reference=True)
     refined, iterations, _ = back_project_validated(models, y[..., None], REFINE_ITERATIONS,
                                                     1.0, holdout, patience=1)
-    if iterations > 0:  # chosen on part of the pixels, made again with all of them
+    if iterations > 0:
+        # Chosen on part of the pixels, made again with all of them: the held-out run's
+        # estimate bears the pattern of the pixels it never fitted (-2.5 dB on a clean x2
+        # burst with a moving object).
         hold_out(models, 0.0)
         refined = back_project(models, y[..., None], iterations, 1.0)
     return refined[..., 0], iterations
