@@ -70,7 +70,9 @@ def libraw_demosaic(balanced: np.ndarray, cfa: str, method: str, *,
     if domain == "sqrt":
         values = cv2.sqrt(values)
     mosaic16 = cv2.addWeighted(values, 65535.0, values, 0.0, 0.0, dtype=cv2.CV_16U)  # saturates
-    rgb16 = libraw_demosaic16(mosaic16, cfa, method)
+    # Contiguous first: OpenCV on the padded output's strided centre took 0.48 s at 12 MP,
+    # the copy and the multiply 0.04 s.
+    rgb16 = np.ascontiguousarray(libraw_demosaic16(mosaic16, cfa, method))
     if domain == "sqrt":
         return cv2.multiply(rgb16, rgb16, dtype=cv2.CV_32F, scale=1.0 / 65535.0 ** 2)
     return np.multiply(rgb16, np.float32(1 / 65535.0), dtype=np.float32)

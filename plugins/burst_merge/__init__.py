@@ -275,7 +275,10 @@ def _agreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid: n
     the reference as noise explains, fading exponentially beyond ``threshold`` times that;
     and the frame's calibration factor (see :func:`.agreement.disagreement`)."""
     ratio, factor = disagreement(frame, reference, warped, valid, noise, params.window)
-    weight = np.exp(-np.maximum(ratio - params.threshold, 0.0)).astype(np.float32)
+    # exp(-max(ratio - threshold, 0)), in place (12 MP: no temporaries)
+    np.subtract(params.threshold, ratio, out=ratio)
+    np.minimum(ratio, 0.0, out=ratio)
+    weight = cv2.exp(ratio)
     if frame.layout == "cfa":  # back to sensor resolution: each proxy pixel is a 2x2 cell
         weight = cv2.resize(weight, (reference.shape[1], reference.shape[0]),
                             interpolation=cv2.INTER_NEAREST)

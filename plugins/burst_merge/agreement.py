@@ -64,9 +64,9 @@ def sample_noise(frame: Frame, values: np.ndarray) -> np.ndarray:
     levels_of = level[..., None] if level.ndim == 2 else level
     out = np.empty(planes.shape, np.float32)
     for c in range(planes.shape[2]):
-        levels, variances = noise_level_function(planes[..., c])
+        levels, variances = noise_level_function(np.ascontiguousarray(planes[..., c]))
         out[..., c] = _interpolated(levels_of[..., c], levels, variances)
-    out = np.maximum(out, 1e-12)
+    np.maximum(out, 1e-12, out=out)
     return out[..., 0] if values.ndim == 2 else out
 
 
@@ -98,12 +98,13 @@ def disagreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid:
     what two noisy frames explain (2 x ``noise``), divided by the frame's own calibration
     factor (the median of that ratio where the frame covers the reference, bounded); and that
     factor. About 1 where the frame shows the same scene."""
-    diff = proxy_of(frame, warped - reference)
-    local = cv2.blur(diff * diff, (window, window))
-    ratio = local / (2.0 * noise)
+    diff = proxy_of(frame, cv2.subtract(warped, reference))
+    local = cv2.blur(cv2.multiply(diff, diff), (window, window))
+    ratio = cv2.divide(local, noise, scale=0.5)  # local / (2 noise), one pass
     covered = proxy_of(frame, valid) > 0.999
     step = 2 if covered.size > 1_000_000 else 1  # a median over a quarter is as good, 4x faster
     sample = ratio[::step, ::step][covered[::step, ::step]]
     factor = float(np.median(sample)) if sample.size else 1.0
     factor = float(np.clip(factor, *CALIBRATION_BOUNDS))
-    return ratio / factor, factor
+    ratio *= np.float32(1.0 / factor)
+    return ratio, factor
