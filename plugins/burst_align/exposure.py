@@ -46,12 +46,23 @@ def shared_gain(reference: np.ndarray, reference_transform: np.ndarray, image: n
     size = (small_ref.shape[1], small_ref.shape[0])
     warped = cv2.warpPerspective(small, homography, size, flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT)
-    seen = cv2.warpPerspective(np.ones_like(small), homography, size, flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT) > 0.999
-    if int(seen.sum()) < MIN_SHARED:
+    valid = cv2.warpPerspective(np.ones_like(small), homography, size, flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT)
+    if int(np.count_nonzero(valid > 0.999)) < MIN_SHARED:
         return float(reference.mean()) / max(float(image.mean()), 1e-9)
-    shared = float(warped[seen].mean(dtype=np.float64))
-    return float(small_ref[seen].mean(dtype=np.float64)) / max(shared, 1e-9)
+    return overlap_ratio(small_ref, warped, valid)
+
+
+def overlap_ratio(reference: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> float:
+    """The factor that brings ``warped`` (an image already on ``reference``'s grid) to
+    ``reference``'s level: the ratio of their means where ``valid`` (the share of each pixel
+    the warped image really covers) is complete. Over every 4th row and column of a large
+    image: as exact as the whole for a mean level, and masked indexing of 12 MP RGB frames
+    cost more than the rest of a merge."""
+    step = 4 if valid.size > 1_000_000 else 1
+    inside = valid[::step, ::step] > 0.999
+    seen = float(warped[::step, ::step][inside].mean(dtype=np.float64))
+    return float(reference[::step, ::step][inside].mean(dtype=np.float64)) / max(seen, 1e-9)
 
 
 def _proxy_transform(frame: Frame) -> np.ndarray:

