@@ -74,7 +74,7 @@ def align_global(burst: Burst, params: AlignParams) -> Burst:
     A frame whose fit cannot be trusted leaves the selection: a transform no hand-held burst
     makes (scale far from 1, shear, strong perspective, little overlap, non-finite), a fit
     that explains less than half of the frame, one whose own noise could put it more than
-    0.15 px off, one its tiles' residual shifts disagree with, or a correlation (over the
+    0.4 px off, one its tiles' residual shifts disagree with, or a correlation (over the
     pixels the fit keeps) below ``min_correlation``. The burst gets one warning naming them
     all; the sidecar gets each frame's correlation and model, and the dropped frames with
     the reasons.

@@ -116,6 +116,14 @@ def make_level(grey: np.ndarray, smoothing: float) -> Level:
     return Level(image, gx, gy, int(np.ceil(BORDER_SIGMAS * smoothing)) + 1)
 
 
+def gaussian_noise_gain(sigma: float) -> float:
+    """How much a Gaussian blur of ``sigma`` (pixels) cuts white noise's standard deviation
+    along one axis: the sum of its squared 1-D taps (over both axes: its square, the share
+    of the noise's variance the blur keeps)."""
+    taps = cv2.getGaussianKernel(2 * int(np.ceil(3 * sigma)) + 1, sigma)
+    return float(np.sum(taps * taps))
+
+
 def normaliser(shape: tuple[int, int]) -> np.ndarray:
     """Pixel -> normalised coordinates: centred on the level, the longer half-side = 1."""
     h, w = shape
@@ -285,9 +293,11 @@ def fit(points: Points, level: Level, warp: np.ndarray, model: str, *, gain: flo
     (a homography's perspective terms on a small, noisy window overshoot)."""
     corners = _corners(points.shape)
     k = DEGREES[model]
-    system = np.empty((k + 3, points.size), np.float32)  # Jacobian rows, gain, offset, residual
-    system[:k] = points.rows[ROWS[model]]
-    system[k + 1] = 1.0
+    # Jacobian rows, gain, offset, residual; zero-padded once to whole SUM_BLOCKs (the padding
+    # adds nothing to the sums, and weighted_sums need not copy it every step)
+    system = np.zeros((k + 3, _padded(points.size)), np.float32)
+    system[:k, :points.size] = points.rows[ROWS[model]]
+    system[k + 1, :points.size] = 1.0
     state = (warp.astype(np.float64), gain, offset)
     best: tuple | None = None  # (cost, state, sums) of the best state so far
     damping, judge, count = DAMPING, scales, 0
@@ -307,7 +317,7 @@ def fit(points: Points, level: Level, warp: np.ndarray, model: str, *, gain: flo
             if np.count_nonzero(weights) < 8 * (k + 2):
                 break
             damping = max(damping / 10, DAMPING)
-            system[k], system[k + 2] = values, residual
+            system[k, :points.size], system[k + 2, :points.size] = values, residual
             sums = weighted_sums(system, weights, k + 2)
             best = (cost, state, sums)
         delta = _solve(sums[:k + 2, :k + 2], -sums[k + 2, :k + 2], damping)
@@ -348,15 +358,22 @@ def weighted_sums(system: np.ndarray, weights: np.ndarray, columns: int) -> np.n
     float64: one float32 sum over 10^5 points loses enough to make Gauss-Newton wander by
     0.01-0.02 px instead of converging. (einsum, not BLAS: its threads cost more than they
     save on these tall, thin products.)"""
-    rows, n = system.shape
-    blocks = -(-n // SUM_BLOCK)
-    padded = np.zeros((rows, blocks * SUM_BLOCK), np.float32)
-    padded[:, :n] = system
-    weighted = padded.copy()
+    rows, n = system.shape[0], weights.size
+    if system.shape[1] != _padded(n):  # a system not padded by its maker
+        padded = np.zeros((rows, _padded(n)), np.float32)
+        padded[:, :n] = system
+        system = padded
+    blocks = system.shape[1] // SUM_BLOCK
+    weighted = system.copy()
     weighted[:, :n] *= weights
     a = weighted.reshape(rows, blocks, SUM_BLOCK)
-    b = padded[:columns].reshape(columns, blocks, SUM_BLOCK)
+    b = system[:columns].reshape(columns, blocks, SUM_BLOCK)
     return np.einsum("ibn,jbn->bij", a, b).sum(axis=0, dtype=np.float64)
+
+
+def _padded(count: int) -> int:
+    """``count`` rounded up to whole SUM_BLOCKs."""
+    return -(-count // SUM_BLOCK) * SUM_BLOCK
 
 
 def _solve(normal: np.ndarray, rhs: np.ndarray, damping: float) -> np.ndarray | None:

@@ -31,6 +31,8 @@ import dataclasses
 import cv2
 import numpy as np
 
+from burst_blur.noise import haar_details
+
 from . import lk
 from .initial import phase_peaks, tile_votes, translation
 from .verify import MIN_INLIERS, implausibility, inlier_share, outlier_blobs, tile_verdict
@@ -41,6 +43,7 @@ SEARCH_SIDE = 160  # starting points are compared on the finest level at most th
 MIN_SIDE = 20  # the coarsest pyramid level's shorter side is at least this (and a frame's)
 MIN_POINTS = 256  # a reference with fewer usable pixels than this registers nothing
 SMOOTHING = 1.0  # Gaussian sigma (level px) applied to both images at every level
+SMOOTHING_GAIN = lk.gaussian_noise_gain(SMOOTHING)  # the share of noise's std it keeps
 SELECT_POINTS = 100_000  # frames (points of the finest level) up to this size choose a model
 SELECT_SAMPLE = 16_000  # ... on at most this many of their points
 # px: a fit whose own noise may put it farther off than this is not trusted. Not tighter:
@@ -91,11 +94,11 @@ class Reference:
     """What registering frames to one reference needs of it, computed once per burst (its
     SIFT features only when a frame first needs them)."""
 
-    def __init__(self, grey: np.ndarray, features: Features | None = None) -> None:
+    def __init__(self, grey: np.ndarray) -> None:
         self.grey = grey
         self.pyramid = build_pyramid(grey)
         self.points = tuple(lk.make_points(level) for level in self.pyramid.levels)
-        self._features = features
+        self._features: Features | None = None
 
     @property
     def features(self) -> Features | None:
@@ -176,9 +179,7 @@ def _thinned(matches: list, keypoints: tuple, shape: tuple[int, ...], factor: fl
 def noise_sigma(grey: np.ndarray) -> float:
     """Noise standard deviation of an image: the MAD of its finest diagonal Haar detail
     (edges touch few of those coefficients; noise all of them)."""
-    h, w = grey.shape[0] // 2 * 2, grey.shape[1] // 2 * 2
-    g = grey[:h, :w].astype(np.float32)
-    detail = 0.5 * (g[0::2, 0::2] - g[0::2, 1::2] - g[1::2, 0::2] + g[1::2, 1::2])
+    detail, _ = haar_details(grey.astype(np.float32, copy=False))
     return float(np.median(np.abs(detail))) / 0.6745
 
 
@@ -193,15 +194,15 @@ def build_pyramid(grey: np.ndarray) -> Pyramid:
     return Pyramid(tuple(plain), levels, noise_sigma(grey))
 
 
-def prepare(reference: np.ndarray, features: Features | None = None) -> Reference:
+def prepare(reference: np.ndarray) -> Reference:
     """The reference's pyramid and points per level, once per burst."""
-    return Reference(reference, features)
+    return Reference(reference)
 
 
 def level_noise(pyramid: Pyramid, level: int) -> float:
     """Noise of a smoothed level: area averaging halves it per level, the Gaussian cuts it
-    by :func:`_power_gain`."""
-    return pyramid.noise / 2 ** level * _power_gain()
+    by SMOOTHING_GAIN."""
+    return pyramid.noise / 2 ** level * SMOOTHING_GAIN
 
 
 def inflation() -> float:
@@ -210,14 +211,7 @@ def inflation() -> float:
     inverted (the Jacobian is smooth, so the blur removes no noise from its directions).
     It agrees with the benchmark: predicted and measured errors match, and model selection
     works best with Akaike's penalty in these units."""
-    return 1.0 / _power_gain() ** 2
-
-
-def _power_gain() -> float:
-    """How much the levels' Gaussian smoothing cuts white noise's standard deviation: the
-    sum of its squared 1-D taps."""
-    taps = cv2.getGaussianKernel(2 * int(np.ceil(3 * SMOOTHING)) + 1, SMOOTHING)
-    return float(np.sum(taps * taps))
+    return 1.0 / SMOOTHING_GAIN ** 2
 
 
 def to_level(warp: np.ndarray, ref_from: tuple[int, int], ref_to: tuple[int, int],
@@ -232,13 +226,12 @@ def _centres(source: tuple[int, int], target: tuple[int, int]) -> np.ndarray:
     return np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5], [0, 0, 1.0]])
 
 
-def register(reference: np.ndarray | Reference, moving: np.ndarray,
-             reference_features: Features | None = None) -> Registration:
+def register(reference: np.ndarray | Reference, moving: np.ndarray) -> Registration:
     """Register ``moving`` to ``reference`` (a grey image, or :func:`prepare`'s result once
     per burst): starting points compared robustly, coarse-to-fine robust Gauss-Newton, the
     motion model chosen by the data, the result verified (see the module docstring)."""
     if not isinstance(reference, Reference):
-        reference = prepare(reference, reference_features)
+        reference = prepare(reference)
     if reference.points[0].size < MIN_POINTS or min(moving.shape) < MIN_SIDE:
         return Registration(np.eye(3), 0.0, 0, "translation", False, "too small to register")
     mov = build_pyramid(moving)

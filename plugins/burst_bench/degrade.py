@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import tifffile
 
+from .peers import encode_srgb
 from .scenes import read_srgb, scene_canvas
 
 KINDS = ("dng", "tiff16", "png8", "jpeg8")
@@ -109,9 +110,10 @@ def _even(value: float) -> int:
 @dataclasses.dataclass(frozen=True)
 class Rendered:
     """A written burst: its files, clean frames (sRGB-encoded RGB in [0, 1], what a perfect
-    development of each frame shows; light was integrated in linear light, then encoded), transforms (scene -> frame) and where the moving
-    object is in each frame (bool, frame geometry; all False without one). Zoom bursts also
-    keep each frame's clean view at ``recipe.scale`` times its resolution (``clean_hr``)."""
+    development of each frame shows; light was integrated in linear light, then encoded),
+    transforms (scene -> frame) and where the moving object is in each frame (bool, frame
+    geometry; all False without one). Zoom bursts also keep each frame's clean view at
+    ``recipe.scale`` times its resolution (``clean_hr``)."""
 
     recipe: Recipe
     files: tuple[Path, ...]
@@ -252,10 +254,8 @@ def _with_object(scene: np.ndarray, mover: _Mover | None, index: int) -> tuple[
 
 
 def linear_to_srgb(values: np.ndarray) -> np.ndarray:
-    """The sRGB curve (what cameras write to 8/16-bit files), float32."""
-    x = np.clip(values, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(
-        np.float32)
+    """The sRGB curve (what cameras write to 8/16-bit files; the peers' own), float32."""
+    return encode_srgb(values).astype(np.float32)
 
 
 def srgb_to_linear(values: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 from burstcli import Burst, Frame, hookimpl, param, stage
 from burstcli.errors import StageError
 from burst_align.exposure import overlap_ratio
+from burst_align.lk import gaussian_noise_gain
 from burst_blur.measures import noise_variance_estimate
 from burst_decode.arrays import channel_mean, grey_proxy, noise_coefficients, normalized
 
@@ -188,7 +189,7 @@ def agreement_in_frames(reference: Frame, frames: Sequence[Frame], threshold: fl
     grey = reference.layout != "cfa" and values.ndim == 3
     values = channel_mean(values) if grey else values
     if smooth > 0:
-        noise = noise * np.float32(_blurred_noise_share(smooth))
+        noise = noise * np.float32(gaussian_noise_gain(smooth) ** 2)  # the variance kept
         values = _blurred(values, smooth)
     noise = np.maximum(noise, np.float32(floor))
     if misalignment > 0:
@@ -230,12 +231,6 @@ def agreement_in_frames(reference: Frame, frames: Sequence[Frame], threshold: fl
 
 def _blurred(values: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(values, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-
-
-def _blurred_noise_share(sigma: float) -> float:
-    """The share of white noise's variance a Gaussian blur of ``sigma`` keeps (2-D)."""
-    kernel = cv2.getGaussianKernel(2 * int(np.ceil(3 * sigma)) + 1, sigma)
-    return float(np.sum(kernel ** 2)) ** 2
 
 
 def _noise_variance_map(frame: Frame, values: np.ndarray) -> np.ndarray:
