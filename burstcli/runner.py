@@ -25,7 +25,7 @@ import pluggy
 
 from . import __version__, hookimpl
 from .collect import OUTPUT_MARKER, FoundBurst
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BurstError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BurstError, StageError
 from .model import Burst, Frame
 from .plugins import PluginSettings, make_plugin_manager
 from .presets import Preset, load_preset
@@ -166,6 +166,9 @@ class BurstProcessor:
         """Sidecar first, image last: the image's rename is the commit point, so a resumed
         run redoes any burst whose image is missing."""
         image, layout = burst.product()
+        problem = output_problem(image, burst)
+        if problem:
+            raise StageError(f"{problem}; nothing was written")
         sidecar = make_sidecar(burst, self.preset, planned.output, timings, seconds)
         planned.output.parent.mkdir(parents=True, exist_ok=True)
         (planned.output.parent / OUTPUT_MARKER).touch()
@@ -178,6 +181,23 @@ class BurstProcessor:
     def _failed(planned: PlannedBurst, message: str, start: float) -> BurstOutcome:
         return BurstOutcome(planned.found.name, "failed", message=message,
                             seconds=time.perf_counter() - start)
+
+
+def output_problem(image: np.ndarray, burst: Burst) -> str | None:
+    """Why ``image`` must not be written as ``burst``'s result, or None: a chain's output is
+    never empty, never holds NaN or Inf, and is not one flat value when the reference frame
+    is not (a black image from a degenerate registration, say). Checked once, at the end,
+    whatever the stages were: a plugin's bug can then cost a burst, never a silent result."""
+    if image.size == 0:
+        return "the output is empty"
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        return "the output holds NaN or Inf values (a stage let them through)"
+    if float(image.min()) == float(image.max()):
+        pixels = burst.reference_frame.pixels if burst.frames else None
+        if pixels is not None and pixels.size and float(pixels.min()) != float(pixels.max()):
+            return (f"the output is one flat value ({float(image.min()):g}) although the "
+                    "reference frame is not")
+    return None
 
 
 @contextmanager

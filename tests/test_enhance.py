@@ -153,4 +153,20 @@ def test_outputs_are_never_collected_as_inputs_later(tmp_path, npy_cli):
     assert npy_cli("enhance", shots / "b0", "-p", "npy-brightest").exit_code == EXIT_OK
     assert (shots / "b0_burst" / ".burst-output").exists()  # beside the burst, inside shots/
     result = npy_cli("enhance", shots, "-p", "npy-brightest", "--dry-run")
-    assert "1 bursts" in result.output and "b0_burst" not in result.output.split("output folder")[1]
+    assert "1 burst," in result.output and "b0_burst" not in result.output.split("output folder")[1]
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("nan", "the output holds NaN or Inf values (a stage let them through)"),
+    ("flat", "the output is one flat value (0) although the reference frame is not"),
+    ("empty", "the output is empty")])
+def test_a_spoilt_output_fails_its_burst_and_is_never_written(tmp_path, npy_cli, value, reason):
+    shots = make_shots(tmp_path / "shots", bursts=1)
+    preset = tmp_path / "spoil.yaml"
+    preset.write_text("description: a buggy stage\n"
+                      "pipeline: [npy.load, npy.pick, npy.spoil]\n"
+                      f"params: {{npy.spoil: {{value: {value}}}}}\n")
+    result = npy_cli("enhance", shots, "-p", preset, "-o", tmp_path / "out")
+    assert result.exit_code == EXIT_FAILED, result.output
+    assert f"FAILED  b0: {reason}; nothing was written" in result.output
+    assert not list((tmp_path / "out").glob("b0_*"))

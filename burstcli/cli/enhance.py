@@ -12,6 +12,7 @@ from burstcli.default_plugins.reporters import make_reporter
 from burstcli.errors import EXIT_OK, BurstError
 from burstcli.presets import Preset, load_preset
 from burstcli.runner import JobSpec, RunPlan, plan_outputs, run_batch
+from burstcli.words import counted
 
 from .context import AppState, fail, get_state
 
@@ -139,7 +140,8 @@ def print_plan(plan: RunPlan) -> None:
     click.echo(f"output folder {plan.output_dir}")
     for planned in plan.bursts:
         action = "skip (exists)" if planned.skip else "write"
-        click.echo(f"{action:<14} {planned.found.name}: {len(planned.found.files)} frames "
+        frames = counted(len(planned.found.files), "frame")
+        click.echo(f"{action:<14} {planned.found.name}: {frames} "
                    f"from {planned.found.folder} -> {planned.output.name}")
-    click.echo(f"{len(plan.bursts)} bursts, {sum(p.skip for p in plan.bursts)} to skip, "
-               f"{len(plan.ignored)} non-image files ignored")
+    click.echo(f"{counted(len(plan.bursts), 'burst')}, {sum(p.skip for p in plan.bursts)} to "
+               f"skip, {counted(len(plan.ignored), 'non-image file')} ignored")

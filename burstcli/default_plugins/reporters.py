@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from burstcli import hookimpl
 from burstcli.runner import BurstOutcome, RunPlan, RunSummary
+from burstcli.words import counted
 
 
 def outcome_lines(outcome: BurstOutcome) -> list[str]:
@@ -31,7 +32,7 @@ def outcome_lines(outcome: BurstOutcome) -> list[str]:
 def summary_line(summary: RunSummary) -> str:
     """``3 done, 1 skipped, 0 failed, 2 warnings in 4.2 s`` (+ interrupted)."""
     line = (f"{summary.done} done, {summary.skipped} skipped, {summary.failed} failed, "
-            f"{summary.warnings} warnings in {summary.seconds:.1f} s")
+            f"{counted(summary.warnings, 'warning')} in {summary.seconds:.1f} s")
     return line + " (interrupted)" if summary.interrupted else line
 
 
@@ -45,9 +46,10 @@ class PlainReporter:
     def burst_run_start(self, plan: RunPlan) -> None:
         """Say what will be done."""
         todo = sum(not p.skip for p in plan.bursts)
-        ignored = f", {len(plan.ignored)} non-image files ignored" if plan.ignored else ""
-        self._print(f"{len(plan.bursts)} bursts ({todo} to process{ignored}) with preset "
-                    f"{plan.preset.name} -> {plan.output_dir}")
+        ignored = (f", {counted(len(plan.ignored), 'non-image file')} ignored" if plan.ignored
+                   else "")
+        self._print(f"{counted(len(plan.bursts), 'burst')} ({todo} to process{ignored}) with "
+                    f"preset {plan.preset.name} -> {plan.output_dir}")
 
     @hookimpl
     def burst_finished(self, outcome: BurstOutcome) -> None:

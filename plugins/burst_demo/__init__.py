@@ -23,7 +23,7 @@ from burstcli import hookimpl
 @click.option("--seed", default=7, show_default=True, type=int, help="Random seed of the scene.")
 @click.pass_context
 def demo(ctx: click.Context, folder: Path, preset: str, frames: int, size: str, seed: int) -> None:
-    """Write a synthetic DNG burst into FOLDER and run a preset on it.
+    """Write a synthetic DNG burst into FOLDER (default: ./burst-demo) and run a preset on it.
 
     The burst has camera shake, noise, exposure jitter and a moving object; its ground truth
     says which frame is the sharpest, and the demo prints whether the preset chose it.
@@ -32,6 +32,8 @@ def demo(ctx: click.Context, folder: Path, preset: str, frames: int, size: str, 
 
     width, height = (int(v) for v in size.lower().split("x"))
     shots, out = folder / "shots", folder / "out"
+    # Said before anything is written: by default the demo writes into the current folder.
+    click.echo(f"burst demo: writing into {folder.resolve()} (another folder: burst demo FOLDER)")
     truth = make_burst(shots, SynthOptions(frames=frames, width=width, height=height, seed=seed,
                                            name="demo"))
     click.echo(f"wrote {frames} DNG frames to {shots / 'demo'}")

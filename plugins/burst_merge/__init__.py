@@ -16,8 +16,11 @@ from burst_align.lk import gaussian_noise_gain
 from burst_blur.measures import noise_variance_estimate
 from burst_decode.arrays import channel_mean, grey_proxy, noise_coefficients, normalized
 
-from .agreement import disagreement, proxy_noise, proxy_of, quantisation_floor, sample_noise
+from .agreement import (CALIBRATION_BOUNDS, MERGE_BOUNDS, disagreement, proxy_noise, proxy_of,
+                        quantisation_floor, sample_noise)
 from .shrink import shrink_residual_noise
+from .validate import (HELD_OUT, HeldOutFrame, Trust, Window, detail_level,
+                       effective_frames, fit_trust, share_map)
 from .warp import full_flow, warp_to_reference
 
 Interpolation = Literal["bilinear", "cubic", "lanczos"]
@@ -127,6 +130,14 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     ``spatial`` that remainder is shrunk away by wavelet shrinkage at exactly that level
     (:mod:`.shrink`): most where the merge could do least (what moved, one frame), nothing
     where no noise is left. Not on mosaics (their colours are interleaved).
+
+    Averaging helps only while the frames' noise outweighs what resampling them costs, which
+    one image cannot tell (on a clean, detailed burst the interpolation error looks like
+    noise). So two frames are also held out (:mod:`.validate`): the merge of the others,
+    carried into a held-out frame's own grid, must predict what that frame recorded better
+    than the reference does. The share of the merge's change that does so, fitted by level
+    of detail, is what is kept, and the same for the shrinkage; the shares go to the sidecar
+    (``kept``; 1 everywhere on a noisy burst).
     """
     ref_index, others = _registered(burst)
     ref_frame = burst.frames[ref_index]
@@ -134,35 +145,66 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     noise = proxy_noise(ref_frame, reference)
     total, used, factors = reference.copy(), {}, {}
     weight = np.ones(reference.shape[:2], np.float32)  # one weight for every channel
+    validated = ref_frame.layout != "cfa"  # a mosaic's proxy is half its grid
+    window = Window.central(reference.shape)
+    held_out = set(_held_out(burst, others, reference.shape) if validated else ())
+    held = []
     for index in others:
-        warped, valid, agree, factors[index] = _agreeing(ref_frame, reference, noise,
-                                                         burst.frames[index], params)
+        frame = burst.frames[index]
+        warped, valid = warp_to_reference(frame, reference.shape, params.interpolation)
+        gain = overlap_ratio(reference, warped, valid)
+        warped *= gain
+        agree, factors[index] = _agreement(ref_frame, reference, warped, valid, noise, params,
+                                           MERGE_BOUNDS)
         covered = _plane(valid)
         used[index] = round(float(agree[covered > 0.999].mean()) if (covered > 0.999).any()
                             else 0.0, 4)  # where the frame sees the reference's view
         agree *= covered
+        if index in held_out:
+            held.append(HeldOutFrame(frame, gain, window.of(proxy_of(ref_frame, warped)).copy(),
+                                     window.of(agree).copy()))
         total += warped * _per_pixel(agree, total)
         weight += agree
-    weight = _per_pixel(weight, total)
-    merged = total / weight
-    if params.spatial > 0 and ref_frame.layout != "cfa":
-        # The frames' measured disagreement says when the noise model is too high (texture
-        # taken for noise on a small frame): never shrink more than the frames show.
-        shown = min(1.0, float(np.median(list(factors.values())))) if factors else 1.0
-        merged = shrink_residual_noise(merged, sample_noise(ref_frame, reference) / weight,
-                                       params.spatial * shown)
+    # The frames' measured disagreement says when the noise model is too high (texture
+    # taken for noise on a small frame): never shrink more than the frames show.
+    shown = min(1.0, float(np.median(list(factors.values())))) if factors else 1.0
+    strength = params.spatial * shown if validated else 0.0
+    proxy = proxy_of(ref_frame, reference)
+
+    def shrink(image: np.ndarray, frames: np.ndarray) -> np.ndarray:  # a window's proxy
+        return shrink_residual_noise(image, window.of(noise) / frames, strength)
+
+    trust = fit_trust(window, window.of(proxy), window.of(proxy_of(ref_frame, total)),
+                      window.of(weight), held, shrink) if validated else Trust.whole()
+    detail = detail_level(proxy) if held else None
+    share = share_map(detail, trust.centres, trust.merge) if held else np.float32(1.0)
+    merged = total / _per_pixel(weight, total)
+    merged = reference + _per_pixel(share, merged) * (merged - reference) if held else merged
+    if strength > 0:
+        frames = effective_frames(share, weight)
+        shrunk = shrink_residual_noise(merged, sample_noise(ref_frame, reference) /
+                                       _per_pixel(frames, merged), strength)
+        kept = share_map(detail, trust.centres, trust.shrink) if held else np.float32(1.0)
+        merged = merged + _per_pixel(kept, merged) * (shrunk - merged) if held else shrunk
     return _result(burst, merged, "merge.robust",
-                   {"mean_weight": used, "noise_factor": _rounded(factors)})
+                   {"mean_weight": used, "noise_factor": _rounded(factors),
+                    "held_out": sorted(held_out),
+                    "kept": {"merge": _listed(trust.merge), "shrink": _listed(trust.shrink)}})
 
 
-def _agreeing(ref_frame: Frame, reference: np.ndarray, noise: np.ndarray, frame: Frame,
-              params: RobustParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(frame on the reference grid at the reference's exposure, its valid mask, its
-    agreement weight (2-D), its calibration factor)."""
-    warped, valid = warp_to_reference(frame, reference.shape, params.interpolation)
-    warped *= overlap_ratio(reference, warped, valid)
-    agree, factor = _agreement(ref_frame, reference, warped, valid, noise, params)
-    return warped, valid, agree, factor
+def _held_out(burst: Burst, others: list[int], shape: tuple[int, ...]) -> list[int]:
+    """The frames whose view validates the merge (see :mod:`.validate`): the first ones of
+    the reference's size placed by their transform alone; none when the merge would be
+    left with fewer than two other frames."""
+    if len(others) < 3:
+        return []
+    eligible = [i for i in others if burst.frames[i].flow is None
+                and burst.frames[i].pixels.shape[:2] == shape[:2]]
+    return eligible[:HELD_OUT]
+
+
+def _listed(values: np.ndarray) -> list[float]:
+    return [round(float(v), 3) for v in values]
 
 
 def agreement_in_frames(reference: Frame, frames: Sequence[Frame], threshold: float = 1.5,
@@ -255,11 +297,12 @@ def _rounded(values: dict[int, float]) -> dict[int, float]:
 
 
 def _agreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid: np.ndarray,
-               noise: np.ndarray, params: RobustParams) -> tuple[np.ndarray, float]:
+               noise: np.ndarray, params: RobustParams,
+               bounds: tuple[float, float] = CALIBRATION_BOUNDS) -> tuple[np.ndarray, float]:
     """Weight in [0, 1] per pixel (2-D, the reference's grid): 1 where the frame differs from
     the reference as noise explains, fading exponentially beyond ``threshold`` times that;
     and the frame's calibration factor (see :func:`.agreement.disagreement`)."""
-    ratio, factor = disagreement(frame, reference, warped, valid, noise, params.window)
+    ratio, factor = disagreement(frame, reference, warped, valid, noise, params.window, bounds)
     # exp(-max(ratio - threshold, 0)), in place (12 MP: no temporaries)
     np.subtract(params.threshold, ratio, out=ratio)
     np.minimum(ratio, 0.0, out=ratio)

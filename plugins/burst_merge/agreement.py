@@ -20,8 +20,13 @@ from burstcli import Frame
 from burst_blur.noise import noise_level_function, proxy_channels
 from burst_decode.arrays import grey_proxy, noise_coefficients
 
-#: Bounds of the measured factor between a frame's disagreement and the noise model's.
+#: Bounds of the measured factor between a frame's disagreement and the noise model's: the
+#: upper keeps a large moving object from calibrating itself away.
 CALIBRATION_BOUNDS = (0.5, 3.0)
+#: The bounds ``merge.robust`` uses: frames that agree far better than the model says
+#: (texture taken for noise on a clean, small frame) tighten its test that far (at 0.5, clean
+#: 8-bit PNG bursts merged 1.5 dB worse). Its held-out frames check the result.
+MERGE_BOUNDS = (0.02, 3.0)
 
 
 def proxy_of(frame: Frame, values: np.ndarray) -> np.ndarray:
@@ -93,7 +98,8 @@ def quantisation_floor(frame: Frame) -> float:
 
 
 def disagreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid: np.ndarray,
-                 noise: np.ndarray, window: int) -> tuple[np.ndarray, float]:
+                 noise: np.ndarray, window: int,
+                 bounds: tuple[float, float] = CALIBRATION_BOUNDS) -> tuple[np.ndarray, float]:
     """Per proxy pixel, the mean squared proxy difference over a ``window`` square in units of
     what two noisy frames explain (2 x ``noise``), divided by the frame's own calibration
     factor (the median of that ratio where the frame covers the reference, bounded); and that
@@ -105,6 +111,6 @@ def disagreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid:
     step = 2 if covered.size > 1_000_000 else 1  # a median over a quarter is as good, 4x faster
     sample = ratio[::step, ::step][covered[::step, ::step]]
     factor = float(np.median(sample)) if sample.size else 1.0
-    factor = float(np.clip(factor, *CALIBRATION_BOUNDS))
+    factor = float(np.clip(factor, *bounds))
     ratio *= np.float32(1.0 / factor)
     return ratio, factor

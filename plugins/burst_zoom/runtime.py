@@ -9,10 +9,32 @@ the network's receptive field never sees a tile border inside the image.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """LiteRT's C++ runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+    straight to file descriptor 2 when an interpreter is made: noise in a user's batch log.
+    The descriptor is pointed at /dev/null meanwhile (Python's own sys.stderr is untouched,
+    so an exception still reads as usual)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 (a detached process): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _interpreter_class():  # type: ignore[no-untyped-def]
@@ -39,11 +61,12 @@ class TiledModel:
     def _interpreter(self, height: int, width: int, channels: int):  # type: ignore[no-untyped-def]
         key = (height, width, channels)
         if key not in self._interpreters:
-            interpreter = _interpreter_class()(model_content=self.content,
-                                               num_threads=self.threads)
-            index = interpreter.get_input_details()[0]["index"]
-            interpreter.resize_tensor_input(index, [1, height, width, channels], strict=False)
-            interpreter.allocate_tensors()
+            with _native_stderr_silenced():
+                interpreter = _interpreter_class()(model_content=self.content,
+                                                   num_threads=self.threads)
+                index = interpreter.get_input_details()[0]["index"]
+                interpreter.resize_tensor_input(index, [1, height, width, channels], strict=False)
+                interpreter.allocate_tensors()
             self._interpreters[key] = interpreter
         return self._interpreters[key]
 

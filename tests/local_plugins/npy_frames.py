@@ -55,10 +55,29 @@ def pick(burst: Burst, params: PickParams) -> Burst:
     return burst.with_frames(frames).replace(reference=index)
 
 
+@dataclasses.dataclass(frozen=True)
+class SpoilParams:
+    value: str = param("nan", "what the image becomes: nan, flat or empty")
+
+
+@stage("npy.spoil", SpoilParams)
+def spoil(burst: Burst, params: SpoilParams) -> Burst:
+    """A buggy stage: the reference as the image, spoilt (the runner must refuse to write it)."""
+    image = burst.reference_frame.pixels.astype(np.float32)
+    if params.value == "nan":
+        image[0, 0] = np.nan
+    elif params.value == "flat":
+        image[:] = 0.0
+    else:
+        image = image[:0]
+    return burst.replace(image=image, image_layout="gray")
+
+
 @hookimpl
 def register_stages(register):
     register(load)
     register(pick)
+    register(spoil)
 
 
 @hookimpl

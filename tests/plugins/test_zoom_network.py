@@ -148,3 +148,21 @@ def test_a_grid_repeating_every_output_cell_is_removed_and_detail_kept():
     assert np.sqrt(np.mean(left ** 2)) < 0.15 * np.sqrt(np.mean(grid[inner] ** 2))
     assert np.sqrt(np.mean((without_grid(detail, scale) - detail)[inner] ** 2)) \
         < 0.1 * np.sqrt(np.mean(detail[inner] ** 2))
+
+
+def test_the_runtime_prints_nothing_on_stderr():
+    """LiteRT's C++ side announces its XNNPACK delegate on descriptor 2 (once per process,
+    hence a fresh one): not in a user's log."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from burst_zoom.features import input_channels\n"
+            "from burst_zoom.network import MODELS\n"
+            "from burst_zoom.runtime import TiledModel\n"
+            "runner = TiledModel(MODELS / 'zoom_x2.tflite', 2, tile=32)\n"
+            "print(runner(np.zeros((24, 24, input_channels(2, True)), np.float32)).shape)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "(48, 48" in done.stdout, done.stderr
+    assert "XNNPACK" not in done.stderr
