@@ -25,3 +25,14 @@ def test_presets_list_and_show(burst_cli):
     assert all(name in listed.output for name in SHIPPED)
     shown = burst_cli("presets", "show", "sharpest", "--set", "select.method=walk")
     assert shown.exit_code == 0 and "method: 'walk'" in shown.output
+
+
+def test_presets_list_keeps_its_columns_within_the_terminal(burst_cli):
+    """Long preset names used to push their descriptions out of line."""
+    result = burst_cli("presets", "list", env={"COLUMNS": "80"})
+    lines = result.output.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80
+    # where each line's text begins: after the name's column, or after a continuation's indent
+    starts = {len(line) - len(line.lstrip(" ")) if line.startswith(" ")
+              else len(line) - len(line.split(" ", 1)[1].lstrip(" ")) for line in lines}
+    assert len(starts) == 1, starts  # every description and continuation at one column

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import textwrap
 from typing import Any
 
 import click
@@ -27,9 +29,24 @@ def plugins_command(as_json: bool) -> None:
     if as_json:
         _echo_json([dataclasses.asdict(info) for info in infos])
         return
+    rows = []
     for info in infos:
         where = f"{info.distribution} {info.version}" if info.distribution else info.origin
-        click.echo(f"{info.name:<14} {where:<24} {', '.join(info.hooks)}")
+        rows.append((info.name, f"{where}: {', '.join(info.hooks)}"))
+    _echo_columns(rows)
+
+
+def _echo_columns(rows: list[tuple[str, str]]) -> None:
+    """Names in a column as wide as the longest, texts wrapped to the terminal beside them."""
+    if not rows:
+        return
+    width = max(len(name) for name, _ in rows) + 2
+    columns = shutil.get_terminal_size((100, 24)).columns
+    for name, text in rows:
+        wrapped = textwrap.wrap(text, max(30, columns - width - 1)) or [""]
+        click.echo(f"{name:<{width}}{wrapped[0]}")
+        for line in wrapped[1:]:
+            click.echo(f"{'':<{width}}{line}")
 
 
 def stage_record(spec: StageSpec) -> dict[str, Any]:
@@ -54,8 +71,7 @@ def stages_command(name: str | None, as_json: bool) -> None:
     elif name:
         _print_stage(chosen[0])
     else:
-        for spec in chosen:
-            click.echo(f"{spec.name:<20} {spec.summary}")
+        _echo_columns([(spec.name, spec.summary) for spec in chosen])
 
 
 def _print_stage(spec: StageSpec) -> None:
@@ -86,8 +102,7 @@ def presets_list(as_json: bool) -> None:
     if as_json:
         _echo_json(records)
         return
-    for record in records:
-        click.echo(f"{record['name']:<14} {record['description']}")
+    _echo_columns([(record["name"], record["description"]) for record in records])
 
 
 @presets_group.command("show")
