@@ -19,7 +19,7 @@ from burst_decode.arrays import channel_mean, grey_proxy, noise_coefficients, no
 from .agreement import (CALIBRATION_BOUNDS, MERGE_BOUNDS, disagreement, proxy_noise, proxy_of,
                         quantisation_floor, sample_noise)
 from .shrink import shrink_residual_noise
-from .validate import (HELD_OUT, HeldOutFrame, Trust, Window, detail_level,
+from .validate import (HELD_OUT, HeldOutFrame, Window, detail_level,
                        effective_frames, fit_trust, share_map)
 from .warp import full_flow, warp_to_reference
 
@@ -143,30 +143,13 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     ref_frame = burst.frames[ref_index]
     reference = normalized(ref_frame)
     noise = proxy_noise(ref_frame, reference)
-    total, used, factors = reference.copy(), {}, {}
-    weight = np.ones(reference.shape[:2], np.float32)  # one weight for every channel
     validated = ref_frame.layout != "cfa"  # a mosaic's proxy is half its grid
     window = Window.central(reference.shape)
-    held_out = set(_held_out(burst, others, reference.shape) if validated else ())
-    held = []
-    for index in others:
-        frame = burst.frames[index]
-        warped, valid = warp_to_reference(frame, reference.shape, params.interpolation)
-        gain = overlap_ratio(reference, warped, valid)
-        warped *= gain
-        agree, factors[index] = _agreement(ref_frame, reference, warped, valid, noise, params,
-                                           MERGE_BOUNDS)
-        covered = _plane(valid)
-        used[index] = round(float(agree[covered > 0.999].mean()) if (covered > 0.999).any()
-                            else 0.0, 4)  # where the frame sees the reference's view
-        agree *= covered
-        if index in held_out:
-            held.append(HeldOutFrame(frame, gain, window.of(proxy_of(ref_frame, warped)).copy(),
-                                     window.of(agree).copy()))
-        total += warped * _per_pixel(agree, total)
-        weight += agree
+    held_out = _held_out(burst, others, reference.shape) if validated else []
+    sums = _robust_sums(burst, others, reference, noise, params, window, held_out)
     # The frames' measured disagreement says when the noise model is too high (texture
     # taken for noise on a small frame): never shrink more than the frames show.
+    factors = sums.factors
     shown = min(1.0, float(np.median(list(factors.values())))) if factors else 1.0
     strength = params.spatial * shown if validated else 0.0
     proxy = proxy_of(ref_frame, reference)
@@ -174,29 +157,76 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     def shrink(image: np.ndarray, frames: np.ndarray) -> np.ndarray:  # a window's proxy
         return shrink_residual_noise(image, window.of(noise) / frames, strength)
 
-    trust = fit_trust(window, window.of(proxy), window.of(proxy_of(ref_frame, total)),
-                      window.of(weight), held, shrink) if validated else Trust.whole()
-    detail = detail_level(proxy) if held else None
-    share = share_map(detail, trust.centres, trust.merge) if held else np.float32(1.0)
-    merged = total / _per_pixel(weight, total)
-    merged = reference + _per_pixel(share, merged) * (merged - reference) if held else merged
+    trust = fit_trust(window, window.of(proxy), proxy_of(ref_frame, window.of(sums.total)),
+                      window.of(sums.weight), sums.held, shrink)
+    detail = detail_level(proxy) if sums.held else None
+    share = share_map(detail, trust.centres, trust.merge) if sums.held else np.float32(1.0)
+    merged = sums.total
+    merged /= _per_pixel(sums.weight, merged)
+    if sums.held:
+        merged = _blend(reference, merged, share)
     if strength > 0:
-        frames = effective_frames(share, weight)
+        frames = effective_frames(share, sums.weight)
         shrunk = shrink_residual_noise(merged, sample_noise(ref_frame, reference) /
                                        _per_pixel(frames, merged), strength)
-        kept = share_map(detail, trust.centres, trust.shrink) if held else np.float32(1.0)
-        merged = merged + _per_pixel(kept, merged) * (shrunk - merged) if held else shrunk
+        merged = (_blend(merged, shrunk, share_map(detail, trust.centres, trust.shrink))
+                  if sums.held else shrunk)
     return _result(burst, merged, "merge.robust",
-                   {"mean_weight": used, "noise_factor": _rounded(factors),
-                    "held_out": sorted(held_out),
+                   {"mean_weight": sums.used, "noise_factor": _rounded(factors),
+                    "held_out": held_out,
                     "kept": {"merge": _listed(trust.merge), "shrink": _listed(trust.shrink)}})
+
+
+@dataclasses.dataclass
+class _Sums:
+    """What the robust merge gathers over the frames."""
+
+    total: np.ndarray  # the reference plus every frame times its agreement
+    weight: np.ndarray  # 1 plus the agreements (2-D)
+    used: dict[int, float]  # each frame's mean agreement where it sees the reference
+    factors: dict[int, float]  # each frame's calibration factor
+    held: list[HeldOutFrame]
+
+
+def _robust_sums(burst: Burst, others: list[int], reference: np.ndarray, noise: np.ndarray,
+                 params: RobustParams, window: Window, held_out: list[int]) -> _Sums:
+    """Every other frame on the reference grid, weighed by its agreement and summed (in
+    place: 12 MP RGB frames make no temporaries they need not)."""
+    ref_frame = burst.frames[burst.reference]
+    sums = _Sums(reference.copy(), np.ones(reference.shape[:2], np.float32), {}, {}, [])
+    for index in others:
+        frame = burst.frames[index]
+        warped, valid = warp_to_reference(frame, reference.shape, params.interpolation)
+        gain = overlap_ratio(reference, warped, valid)
+        warped *= gain
+        agree, sums.factors[index] = _agreement(ref_frame, reference, warped, valid, noise,
+                                                params, MERGE_BOUNDS)
+        covered = _plane(valid)
+        seen = covered > 0.999
+        sums.used[index] = round(float(agree[seen].mean()) if seen.any() else 0.0, 4)
+        agree *= covered
+        if index in held_out:
+            seen_proxy = window.of(proxy_of(ref_frame, warped)).copy()
+            sums.held.append(HeldOutFrame(frame, gain, seen_proxy, window.of(agree).copy()))
+        warped *= _per_pixel(agree, warped)
+        sums.total += warped
+        sums.weight += agree
+    return sums
+
+
+def _blend(base: np.ndarray, target: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """``base + share x (target - base)``, a 2-D share for every channel, into ``target``."""
+    np.subtract(target, base, out=target)
+    target *= _per_pixel(share, target)
+    target += base
+    return target
 
 
 def _held_out(burst: Burst, others: list[int], shape: tuple[int, ...]) -> list[int]:
     """The frames whose view validates the merge (see :mod:`.validate`): the first ones of
-    the reference's size placed by their transform alone; none when the merge would be
-    left with fewer than two other frames."""
-    if len(others) < 3:
+    the reference's size placed by their transform alone; none when there is only one
+    other frame (its merge without it would be the reference itself)."""
+    if len(others) < 2:
         return []
     eligible = [i for i in others if burst.frames[i].flow is None
                 and burst.frames[i].pixels.shape[:2] == shape[:2]]

@@ -101,8 +101,12 @@ class _Fit:
 
     def shares(self) -> tuple[np.ndarray, np.ndarray]:
         """(detail level of each fitted level's centre, the share kept there, in [0, 1])."""
+        # A level with too little evidence takes the fit over all levels; with too little
+        # evidence anywhere, the merge is kept whole (as it was before any check).
+        pooled = (self.cross.sum() / self.energy.sum()
+                  if self.count.sum() >= MIN_PIXELS and self.energy.sum() > 0 else 1.0)
         enough = (self.count >= MIN_PIXELS) & (self.energy > 0)
-        shares = np.where(enough, self.cross / np.where(enough, self.energy, 1.0), 1.0)
+        shares = np.where(enough, self.cross / np.where(enough, self.energy, 1.0), pooled)
         centres = self.centre / np.maximum(self.count, 1)
         return centres, np.clip(shares, 0.0, 1.0)
 
@@ -174,7 +178,8 @@ def fit_trust(window: Window, reference: np.ndarray, total: np.ndarray, weight: 
                       for h in held]
     carries = [_in_frame_grid(window, h) for h in held]
     # What each held-out frame recorded, in the window's rectangle of its own grid.
-    owns = [window.of(grey_proxy(h.frame)) * np.float32(h.gain) for h in held]
+    owns = [grey_proxy(h.frame.replace(pixels=window.of(h.frame.pixels))) * np.float32(h.gain)
+            for h in held]
     for h, merged, carry, own in zip(held, merged_without, carries, owns):
         merge_fit.add(own - carry(reference), carry(merged - reference), carry(h.agree),
                       carry(detail))
