@@ -87,7 +87,7 @@ def test_bad_file_is_one_line_and_the_batch_goes_on(tmp_path, npy_cli):
     assert f"warning {shots / 'b0' / 'f0.npy'}: not a .npy array" in result.output
     assert f"FAILED  b1: {shots / 'b1' / 'f0.npy'}: no readable frame" in result.output
     assert (tmp_path / "shots_burst" / "b0_npy-brightest.tiff").exists()
-    assert "1 done, 0 skipped, 1 failed, 1 warnings" in result.output
+    assert "1 done, 0 skipped, 1 failed, 1 warning " in result.output
 
 
 @pytest.mark.parametrize("args, fragment", [
