@@ -25,6 +25,8 @@ from .warp import full_flow, warp_to_reference
 
 Interpolation = Literal["bilinear", "cubic", "lanczos"]
 INTERPOLATION_HELP = "how frames are resampled onto the reference grid"
+MAX_WINDOW = 255  # a neighbourhood wider than this compares whole frames, not places
+MAX_SIGMA = 4.0  # merge.kernel spreads each sample over (4 sigma + 1)^2 pixels: cost grows fast
 
 
 def _registered(burst: Burst) -> tuple[int, list[int]]:
@@ -47,7 +49,11 @@ class MeanParams:
     interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
 
 
-@stage("merge.mean", MeanParams)
+#: What every merge reads (see _registered): frames with transforms and a reference frame.
+MERGE_NEEDS = ("registered", "reference")
+
+
+@stage("merge.mean", MeanParams, needs=MERGE_NEEDS, provides=("image",))
 def merge_mean(burst: Burst, params: MeanParams) -> Burst:
     """001's second way (claim 8): every registered frame on the reference grid, averaged.
 
@@ -70,7 +76,7 @@ class SequentialParams:
     interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
 
 
-@stage("merge.sequential", SequentialParams)
+@stage("merge.sequential", SequentialParams, needs=MERGE_NEEDS, provides=("image",))
 def merge_sequential(burst: Burst, params: SequentialParams) -> Burst:
     """001's first way (claim 8, fig. 10): fuse frame by frame, registering the running fused
     image with the next frame and averaging with weights (i - 1) : 1.
@@ -102,15 +108,16 @@ class RobustParams:
     threshold: float = param(
         1.5, "how many times the difference expected from noise a neighbourhood may differ "
              "from the reference before the frame is faded out there (lower: fewer ghosts, "
-             "less denoising)")
+             "less denoising)", above=0)
     window: int = param(9, "side of the neighbourhood (luminance-proxy pixels) compared: "
-                           "larger is steadier (81 samples at 9)")
+                           "larger is steadier (81 samples at 9)", low=1, high=MAX_WINDOW)
     spatial: float = param(1.0, "then take out, spatially, the noise the merge left (each "
                                 "pixel's single-frame noise over how many frames went into "
-                                "it), as a multiple of it; 0: off (RAW mosaics: always off)")
+                                "it), as a multiple of it; 0: off (RAW mosaics: always off)",
+                           low=0)
 
 
-@stage("merge.robust", RobustParams)
+@stage("merge.robust", RobustParams, needs=MERGE_NEEDS, provides=("image",))
 def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     """Average the registered frames, but only where they agree with the reference (000 [0058]).
 
@@ -152,14 +159,17 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     factors = sums.factors
     shown = min(1.0, float(np.median(list(factors.values())))) if factors else 1.0
     strength = params.spatial * shown if validated else 0.0
-    proxy = proxy_of(ref_frame, reference)
+    variance = sample_noise(ref_frame, reference) if strength > 0 else None
 
-    def shrink(image: np.ndarray, frames: np.ndarray) -> np.ndarray:  # a window's proxy
-        return shrink_residual_noise(image, window.of(noise) / frames, strength)
+    def shrink(image: np.ndarray, frames: np.ndarray) -> np.ndarray:  # the window's
+        if variance is None:
+            return image
+        return shrink_residual_noise(image, window.of(variance) / _per_pixel(frames, image),
+                                     strength)
 
-    trust = fit_trust(window, window.of(proxy), proxy_of(ref_frame, window.of(sums.total)),
+    trust = fit_trust(window, window.of(reference), window.of(sums.total),
                       window.of(sums.weight), sums.held, shrink)
-    detail = detail_level(proxy) if sums.held else None
+    detail = detail_level(proxy_of(ref_frame, reference)) if sums.held else None
     share = share_map(detail, trust.centres, trust.merge) if sums.held else np.float32(1.0)
     merged = sums.total
     merged /= _per_pixel(sums.weight, merged)
@@ -167,8 +177,7 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
         merged = _blend(reference, merged, share)
     if strength > 0:
         frames = effective_frames(share, sums.weight)
-        shrunk = shrink_residual_noise(merged, sample_noise(ref_frame, reference) /
-                                       _per_pixel(frames, merged), strength)
+        shrunk = shrink_residual_noise(merged, variance / _per_pixel(frames, merged), strength)
         merged = (_blend(merged, shrunk, share_map(detail, trust.centres, trust.shrink))
                   if sums.held else shrunk)
     return _result(burst, merged, "merge.robust",
@@ -206,8 +215,8 @@ def _robust_sums(burst: Burst, others: list[int], reference: np.ndarray, noise: 
         sums.used[index] = round(float(agree[seen].mean()) if seen.any() else 0.0, 4)
         agree *= covered
         if index in held_out:
-            seen_proxy = window.of(proxy_of(ref_frame, warped)).copy()
-            sums.held.append(HeldOutFrame(frame, gain, seen_proxy, window.of(agree).copy()))
+            sums.held.append(HeldOutFrame(frame, gain, window.of(warped).copy(),
+                                          window.of(agree).copy()))
         warped *= _per_pixel(agree, warped)
         sums.total += warped
         sums.weight += agree
@@ -351,14 +360,16 @@ def _per_pixel(weight: np.ndarray, like: np.ndarray) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class KernelParams:
     sigma: float = param(0.5, "Gaussian kernel radius (sigma) in sensor pixels: larger "
-                              "denoises more and blurs more")
+                              "denoises more and blurs more", above=0, high=MAX_SIGMA)
     robust: bool = param(True, "fade out samples that disagree with the reference beyond "
                                "noise (deghosting, as merge.robust)")
-    threshold: float = param(1.5, "robust: allowed difference, in multiples of the noise's")
-    window: int = param(9, "robust: neighbourhood side (luminance-proxy pixels)")
+    threshold: float = param(1.5, "robust: allowed difference, in multiples of the noise's",
+                             above=0)
+    window: int = param(9, "robust: neighbourhood side (luminance-proxy pixels)", low=1,
+                        high=MAX_WINDOW)
 
 
-@stage("merge.kernel", KernelParams)
+@stage("merge.kernel", KernelParams, needs=MERGE_NEEDS, provides=("image",))
 def merge_kernel(burst: Burst, params: KernelParams) -> Burst:
     """Kernel-regression merge: all frames' samples scattered onto the reference grid.
 
@@ -432,11 +443,12 @@ def _fallback_rgb(frame: Frame, values: np.ndarray) -> np.ndarray:
 class WienerParams:
     strength: float = param(
         8.0, "c of HDR+'s shrinkage |D|^2 / (|D|^2 + c * noise): larger keeps more of each "
-             "frame (more denoising), smaller falls back to the reference sooner (fewer ghosts)")
+             "frame (more denoising), smaller falls back to the reference sooner (fewer ghosts)",
+        above=0)
     interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
 
 
-@stage("merge.wiener", WienerParams)
+@stage("merge.wiener", WienerParams, needs=MERGE_NEEDS, provides=("image",))
 def merge_wiener(burst: Burst, params: WienerParams) -> Burst:
     """HDR+'s frequency-domain merge: overlapping 16x16 tiles, pairwise Wiener shrinkage.
 
@@ -486,13 +498,15 @@ def _plane_slices(frame: Frame, values: np.ndarray) -> list[tuple]:
 @dataclasses.dataclass(frozen=True)
 class FourierParams:
     power: float = param(11.0, "p of the weights |F_k|^p: 0 is the plain mean, large values "
-                               "take each frequency from the frame that kept it best")
+                               "take each frequency from the frame that kept it best",
+                         low=0)
     smoothing: float = param(0.01, "Gaussian smoothing of the spectra's magnitudes, as a "
-                                   "fraction of the image size (steadies the weights)")
+                                   "fraction of the image size (steadies the weights; 0: none)",
+                             low=0, high=1)
     interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
 
 
-@stage("deblur.fourier", FourierParams)
+@stage("deblur.fourier", FourierParams, needs=MERGE_NEEDS, provides=("image",))
 def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
     """Burst deblurring without a network: Fourier burst accumulation (Delbracio & Sapiro).
 

@@ -56,26 +56,56 @@ def shrink_residual_noise(image: np.ndarray, variance: np.ndarray,
                           strength: float = 1.0) -> np.ndarray:
     """``image`` (H x W or H x W x C, float32) with the noise of per-pixel ``variance`` (same
     shape, white noise assumed) shrunk away level by level; ``strength`` scales the noise
-    taken for granted (0: ``image`` unchanged)."""
+    taken for granted (0: ``image`` unchanged).
+
+    Two passes, as empirical Wiener filters do: the first keeps each detail's share
+    max(E - s^2, 0) / E of its local energy E; the second takes the first's result as the
+    pilot P and keeps P^2 / (P^2 + s^2) of the original details, where the pilot's energy is
+    a far better guess of the signal's than E - s^2."""
     if strength <= 0:
         return image
     planes = image[..., None] if image.ndim == 2 else image
     variances = variance[..., None] if variance.ndim == 2 else variance
     out = np.empty_like(planes)
-    shares = _noise_shares()
     for c in range(planes.shape[2]):
-        details, smooth = _details(np.ascontiguousarray(planes[..., c]), LEVELS)
+        plane = np.ascontiguousarray(planes[..., c])
         noise = np.ascontiguousarray(variances[..., c], dtype=np.float32) * np.float32(strength)
-        result = smooth.copy()
-        for detail, share in zip(details, shares):
-            energy = cv2.blur(cv2.multiply(detail, detail), (ENERGY_WINDOW, ENERGY_WINDOW),
-                              borderType=cv2.BORDER_REFLECT)
-            # keep = max(energy - noise share, 0) / energy, in place (12 MP: no temporaries)
-            keep = cv2.scaleAdd(noise, -share, energy)
-            np.maximum(keep, 0.0, out=keep)
-            np.maximum(energy, 1e-20, out=energy)
-            np.divide(keep, energy, out=keep)
-            np.multiply(detail, keep, out=detail)
-            result += detail
-        out[..., c] = result
+        details, smooth = _details(plane, LEVELS)
+        pilot = _shrunk(details, smooth, noise, _first_pass_keep)
+        pilot_details, _ = _details(pilot, LEVELS)
+        out[..., c] = _shrunk(details, smooth, noise, _second_pass_keep, pilot_details)
     return out[..., 0] if image.ndim == 2 else out
+
+
+def _first_pass_keep(detail: np.ndarray, noise: np.ndarray, share: float,
+                     pilot: np.ndarray | None) -> np.ndarray:
+    """max(E - s^2, 0) / E, E the detail's local energy, in place (12 MP: no temporaries)."""
+    energy = cv2.blur(cv2.multiply(detail, detail), (ENERGY_WINDOW, ENERGY_WINDOW),
+                      borderType=cv2.BORDER_REFLECT)
+    keep = cv2.scaleAdd(noise, -share, energy)
+    np.maximum(keep, 0.0, out=keep)
+    np.maximum(energy, 1e-20, out=energy)
+    np.divide(keep, energy, out=keep)
+    return keep
+
+
+def _second_pass_keep(detail: np.ndarray, noise: np.ndarray, share: float,
+                      pilot: np.ndarray | None) -> np.ndarray:
+    """P^2 / (P^2 + s^2), P^2 the pilot detail's local energy."""
+    assert pilot is not None
+    energy = cv2.blur(cv2.multiply(pilot, pilot), (ENERGY_WINDOW, ENERGY_WINDOW),
+                      borderType=cv2.BORDER_REFLECT)
+    total = cv2.scaleAdd(noise, share, energy)
+    np.maximum(total, 1e-20, out=total)
+    np.divide(energy, total, out=energy)
+    return energy
+
+
+def _shrunk(details: list[np.ndarray], smooth: np.ndarray, noise: np.ndarray,
+            keep_of, pilots: list[np.ndarray] | None = None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The coarse residue plus every detail level times its kept share."""
+    result = smooth.copy()
+    for level, (detail, share) in enumerate(zip(details, _noise_shares())):
+        keep = keep_of(detail, noise, share, pilots[level] if pilots else None)
+        result += detail * keep
+    return result

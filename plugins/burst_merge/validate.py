@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burst_decode.arrays import grey_proxy
+from burst_decode.arrays import channel_mean, normalized
 
 #: Frames held out, at most.
 HELD_OUT = 2
@@ -62,7 +62,7 @@ class Window:
 @dataclasses.dataclass(frozen=True)
 class HeldOutFrame:
     """A frame left out of one merge: its own pixels and, on the reference grid inside the
-    window, its warped proxy and agreement weight (what the merge gave it)."""
+    window, its warped values and agreement weight (what the merge gave it)."""
 
     frame: Frame
     gain: float  # brings it to the reference's exposure
@@ -89,6 +89,13 @@ class _Fit:
 
     def add(self, residual: np.ndarray, change: np.ndarray, weight: np.ndarray,
             detail: np.ndarray) -> None:
+        """One held-out frame's evidence: ``residual`` and ``change`` H x W or H x W x C
+        (every channel counts: their noise is what averaging takes out), ``weight`` and
+        ``detail`` H x W."""
+        if residual.ndim == 3:
+            for c in range(residual.shape[2]):
+                self.add(residual[..., c], change[..., c], weight, detail)
+            return
         usable = np.isfinite(residual) & np.isfinite(change) & (weight > 0.5)
         levels = np.digitize(detail[usable], self.edges)
         r, d, w = residual[usable], change[usable], weight[usable]
@@ -166,19 +173,22 @@ def fit_trust(window: Window, reference: np.ndarray, total: np.ndarray, weight: 
               ) -> Trust:
     """The shares of :class:`Trust`, fitted on the held-out frames.
 
-    ``reference``, ``total`` (the merge's weighted sum) and ``weight`` (its weight sum) are the
-    window's, luminance proxies; ``shrink(merged, weight)`` is the merge's spatial shrinkage
-    of a window-sized proxy merged from ``weight`` frames' worth."""
+    ``reference``, ``total`` (the merge's weighted sum, H x W or H x W x C) and ``weight`` (its
+    weight sum, H x W) are the window's; ``shrink(merged, frames)`` is the merge's spatial
+    shrinkage of a window-sized image merged from ``frames`` frames' worth. The shares are
+    fitted on every channel: a luminance proxy would hide two thirds of the noise of
+    independent channels that averaging removes (measured: the merge kept 0.5 dB short of
+    the plain mean on a light-noise 8-bit burst)."""
     if not held:
         return Trust.whole()
-    detail = detail_level(reference)
+    detail = detail_level(reference if reference.ndim == 2 else channel_mean(reference))
     edges = np.quantile(detail, np.linspace(0, 1, DETAIL_BINS + 1)[1:-1])
     merge_fit, shrink_fit = _Fit(edges), _Fit(edges)
-    merged_without = [(total - h.agree * h.warped) / np.maximum(weight - h.agree, 1e-6)
-                      for h in held]
+    merged_without = [(total - _spread(h.agree, total) * h.warped) /
+                      _spread(np.maximum(weight - h.agree, 1e-6), total) for h in held]
     carries = [_in_frame_grid(window, h) for h in held]
     # What each held-out frame recorded, in the window's rectangle of its own grid.
-    owns = [grey_proxy(h.frame.replace(pixels=window.of(h.frame.pixels))) * np.float32(h.gain)
+    owns = [normalized(h.frame.replace(pixels=window.of(h.frame.pixels))) * np.float32(h.gain)
             for h in held]
     for h, merged, carry, own in zip(held, merged_without, carries, owns):
         merge_fit.add(own - carry(reference), carry(merged - reference), carry(h.agree),
@@ -186,12 +196,17 @@ def fit_trust(window: Window, reference: np.ndarray, total: np.ndarray, weight: 
     centres, merge_shares = merge_fit.shares()
     trusted = share_map(detail, centres, merge_shares)
     for h, merged, carry, own in zip(held, merged_without, carries, owns):
-        kept = reference + trusted * (merged - reference)
+        kept = reference + _spread(trusted, merged) * (merged - reference)
         frames = effective_frames(trusted, np.maximum(weight - h.agree, 1.0))
         change = shrink(kept, frames) - kept
         shrink_fit.add(own - carry(kept), carry(change), carry(h.agree), carry(detail))
     _, shrink_shares = shrink_fit.shares()
     return Trust(centres, merge_shares, shrink_shares)
+
+
+def _spread(plane: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A 2-D map shaped to multiply ``like`` (one value for every channel)."""
+    return plane[..., None] if like.ndim == 3 else plane
 
 
 def effective_frames(share: np.ndarray, weight: np.ndarray) -> np.ndarray:
