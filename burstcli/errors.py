@@ -33,7 +33,18 @@ class BadFileError(BurstError):
     def __init__(self, path: str | Path, reason: str):
         self.path = Path(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{printable(path)}: {reason}")
+
+
+def printable(path: str | Path) -> str:
+    """``path`` as text any terminal can print: bytes of a name that is not valid UTF-8
+    (kept by Python as surrogates, which printing refuses) become U+FFFD."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
 
 
 class StageError(BurstError):

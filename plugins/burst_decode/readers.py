@@ -4,6 +4,7 @@ tifffile and imageio. Every failure becomes a :class:`BadFileError` with a plain
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -43,16 +44,37 @@ def read_file(path: Path) -> Decoded:
         raise BadFileError(path, "no such file")
     if path.stat().st_size == 0:
         raise BadFileError(path, "empty file")
+    _check_readable(path)
     suffix = path.suffix.lower()
     if suffix in RAW_EXTENSIONS:
         return read_raw(path)
     return read_image(path)  # other extensions another plugin lists: imageio may know them
 
 
+def _check_readable(path: Path) -> None:
+    """Refuse a file this process may not read with that reason, not a decoder's guess."""
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except PermissionError:
+        raise BadFileError(path, "permission denied (the file cannot be read)") from None
+    except OSError as exc:
+        raise BadFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+#: What a RAW file's first bytes may not be: LibRaw would guess a headerless mosaic from the
+#: file's size, or give a decoding error, where the file is plainly something else.
+NOT_RAW = ("text", "a PNG image", "a JPEG image", "a BMP image", "a GIF image", "a WebP image",
+           "a HEIC image", "a PDF document", "a ZIP archive")
+
+
 def read_raw(path: Path) -> Decoded:
     """A RAW file through LibRaw: the visible sensor data and what is needed to develop it."""
+    kind = what_is(path)
+    if kind in NOT_RAW:
+        raise BadFileError(path, f"not a {path.suffix.lstrip('.').upper()} RAW file (it is {kind})")
     try:
-        with rawpy.imread(str(path)) as raw:  # closes LibRaw's buffers frame by frame
+        with _libraw_open(path) as raw:  # closes LibRaw's buffers frame by frame
             return _decoded_raw(path, raw)
     except rawpy.LibRawFileUnsupportedError:
         raise BadFileError(path, _unsupported_reason(path)) from None
@@ -61,6 +83,17 @@ def read_raw(path: Path) -> Decoded:
         raise BadFileError(path, reason) from None
     except rawpy.LibRawError as exc:
         raise BadFileError(path, f"LibRaw cannot decode it: {_libraw_text(exc)}") from None
+
+
+def _libraw_open(path: Path) -> rawpy.RawPy:
+    """LibRaw on ``path``; a name that is not valid UTF-8 (Python keeps its bytes as
+    surrogates) cannot be handed to LibRaw as text, so its bytes are read here instead."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        with open(path, "rb") as handle:
+            return rawpy.imread(handle)
+    return rawpy.imread(str(path))
 
 
 def _unsupported_reason(path: Path) -> str:
@@ -90,7 +123,45 @@ def _decoded_raw(path: Path, raw: rawpy.RawPy) -> Decoded:
         pattern = cfa_pattern(raw)
     if pixels.size == 0:
         raise BadFileError(path, "RAW file holds no image data")
+    _check_white_level(path, pixels, raw)
+    _check_header(path, raw)
     return Decoded(pixels, layout, raw_info(raw, pattern, noise_profile(path, tags)), exif)
+
+
+#: How far above the white level the file states samples may go: a camera's stated white
+#: level can sit below its raw clipping point (a real 14-bit crop: white 15520, 0.13 % of
+#: samples up to 16383), but not by half again: that is a wrong bit depth or layout.
+ABOVE_WHITE = 1.5
+#: The share of samples beyond that which is taken as evidence (hot pixels are fewer).
+ABOVE_WHITE_SHARE = 0.001
+
+
+def _check_white_level(path: Path, pixels: np.ndarray, raw: rawpy.RawPy) -> None:
+    """Refuse data that contradict their own metadata: a headerless mosaic LibRaw sized and
+    levelled by guesswork (8-bit white level, 16-bit samples) develops into coloured noise
+    that would otherwise be written as a result."""
+    white = int(raw.white_level)
+    if white <= 0:
+        raise BadFileError(path, "the RAW metadata give no white level")
+    above = int(np.count_nonzero(pixels > ABOVE_WHITE * white))
+    if above > ABOVE_WHITE_SHARE * pixels.size:
+        raise BadFileError(path, f"{100 * above / pixels.size:.1f} % of the samples are far "
+                                 f"above the white level the file states ({white}): the data "
+                                 "do not match their metadata (a headerless or mis-sized RAW "
+                                 "file?)")
+
+
+def _check_header(path: Path, raw: rawpy.RawPy) -> None:
+    """Refuse a file LibRaw could only lay out by guesswork: no container it recognises by
+    its first bytes and no capture metadata at all (no ISO, no shutter, no time). LibRaw
+    then sizes a headerless mosaic by the file's length alone (some old cameras wrote such
+    files; a dump of sensor data is far more likely), and its development is noise."""
+    other = raw.other
+    no_metadata = not other.iso_speed and not other.shutter_speed and \
+        other.timestamp.timestamp() <= 0
+    if no_metadata and what_is(path) is None:
+        raise BadFileError(path, "no RAW header LibRaw knows and no capture metadata: its "
+                                 "size and layout would be guessed from its length")
 
 
 def read_image(path: Path) -> Decoded:

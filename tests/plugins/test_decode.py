@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import datetime as dt
 from pathlib import Path
 
@@ -154,6 +156,12 @@ def make_bad(tmp_path: Path, good: Path, name: str) -> Path:
         bad.write_text("these are holiday notes, not a photograph\n")
     elif name == "image.nef":
         iio.imwrite(bad, np.zeros((8, 8, 3), np.uint8), extension=".png")
+    elif name == "notes.cr2":
+        bad.write_text("shot list for Saturday\n" * 20)
+    elif name == "dump.raw":  # a headerless sensor dump LibRaw would size by its length
+        np.random.default_rng(0).integers(0, 4096, (480, 640)).astype("<u2").tofile(bad)
+    elif name == "hot.dng":  # every sample above the white level the file states
+        write_dng(bad, np.full((32, 48), 9000, np.uint16), black_level=64, white_level=4095)
     return bad
 
 
@@ -162,7 +170,20 @@ BAD_FILES = [
     ("cut.dng", r"truncated or corrupt RAW data \(LibRaw: "),
     ("text.jpg", r"not a JPG file \(it is text\)$"),
     ("image.nef", r"not a NEF RAW file \(it is a PNG image\)$"),
+    ("notes.cr2", r"not a CR2 RAW file \(it is text\)$"),
+    ("dump.raw", r"no RAW header LibRaw knows and no capture metadata"),
+    ("hot.dng", r"100.0 % of the samples are far above the white level the file states \(4095\)"),
 ]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root reads any file: permissions cannot be tested")
+def test_an_unreadable_file_says_so(tmp_path, good_dng):
+    locked = tmp_path / "locked.dng"
+    locked.write_bytes(good_dng.read_bytes())
+    locked.chmod(0)
+    with pytest.raises(BadFileError, match=r"permission denied"):
+        run([good_dng, locked], on_bad_frame="fail")
 
 
 @pytest.mark.parametrize("name, reason", BAD_FILES)
@@ -269,3 +290,14 @@ def test_grey_proxy_of_colour_grey_and_linear_raw():
     frame = Frame(Path("l.dng"), pixels=planes, layout="linear_raw", raw=raw)
     assert np.allclose(normalized(frame), [[[500 / 1000, 490 / 990, 480 / 980]]])
     assert np.allclose(grey_proxy(frame), np.mean([500 / 1000, 490 / 990, 480 / 980]))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file names as raw bytes: POSIX only")
+def test_a_name_that_is_not_utf8_decodes_and_prints(tmp_path, good_dng):
+    odd = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/frame_\xff.dng"))
+    odd.write_bytes(good_dng.read_bytes())
+    burst = run([good_dng, odd], on_bad_frame="fail")
+    assert burst.frames[1].pixels is not None and burst.frames[1].path == odd
+    message = str(BadFileError(odd, "a reason"))
+    message.encode("utf-8")  # printable: no surrogates left
+    assert message.endswith("frame_\ufffd.dng: a reason")
