@@ -83,6 +83,11 @@ def read_raw(path: Path) -> Decoded:
         raise BadFileError(path, reason) from None
     except rawpy.LibRawError as exc:
         raise BadFileError(path, f"LibRaw cannot decode it: {_libraw_text(exc)}") from None
+    except (NotImplementedError, ValueError, IndexError) as exc:
+        # rawpy's own view of a damaged header (a colour filter layout it has no pattern
+        # for, sizes that do not fit the data): found by the fault suite's mutations.
+        raise BadFileError(path, f"damaged RAW header ({type(exc).__name__}: "
+                                 f"{_libraw_text(exc)})") from None
 
 
 def _libraw_open(path: Path) -> rawpy.RawPy:
