@@ -33,6 +33,11 @@ hookspec = pluggy.HookspecMarker("burst")
 def register_stages(register: Callable[[StageSpec], None]) -> None:
     """Register stages: call ``register(spec)`` once per stage.
 
+    Declare each parameter's range, choices or check with :func:`~burstcli.stage.param`
+    and, with the decorator's ``needs``/``provides``, where the stage may stand in a
+    pipeline: presets are then refused before any file is read instead of failing burst by
+    burst. Both are optional; a stage that declares neither is not checked.
+
     :param register: takes a :class:`~burstcli.stage.StageSpec` made with the
         :func:`~burstcli.stage.stage` decorator. A name registered twice is an error.
     """

@@ -10,7 +10,9 @@ A preset file::
 
 Values layer: stage defaults < the ``extends`` chain < the preset < ``--set stage.param=value``.
 A child inherits its parent's pipeline unless it gives its own; ``params`` merge per stage.
-Everything is validated here, before any image is read; errors name the file and the key.
+Everything is validated here, before any image is read: the file's shape, the stage names,
+the pipeline's order (what each stage ``needs`` some earlier stage ``provides``), and every
+parameter's type and range. Errors are one line naming the file (or ``--set``) and the key.
 YAML is only ever loaded with ``yaml.safe_load``.
 """
 
@@ -24,7 +26,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .stage import StageSpec, did_you_mean
+from .stage import CAPABILITIES, StageSpec, did_you_mean
 
 PRESET_KEYS = ("description", "extends", "pipeline", "params")
 
@@ -83,18 +85,42 @@ def load_preset(name_or_path: str, *, presets: Mapping[str, Path],
 
 def read_preset_file(path: Path) -> dict[str, Any]:
     """One preset file, parsed and checked for shape (not yet against the stages)."""
+    text = ""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", source=path) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", source=path) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", source=path) from None
+        line, problem = _yaml_problem(exc, text)
+        raise ConfigError(f"not valid YAML: {problem}", source=path, key=line) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("a preset must be a mapping of keys", source=path)
     _check_shape(data, path)
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError, source: str) -> tuple[str | None, str]:
+    """``("line N", problem)`` of a YAML error in the text ``source``, on one line.
+
+    ``str(exc)`` is several lines (the context, the problem, a copy of the line and a caret
+    under the column): the user needs the line number and the problem only."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    text = ", ".join(p for p in parts if p) or str(exc).splitlines()[0]
+    if "constructor for the tag" in text:  # !!python/object and friends: say why
+        text += " (presets are plain YAML: no tags)"
+    if mark is not None:
+        line: str | None = f"line {mark.line + 1}"
+    elif isinstance(getattr(exc, "position", None), int):  # the reader's errors: a position
+        line = f"line {source.count(chr(10), 0, exc.position) + 1}"
+    else:
+        line = None
+    return line, " ".join(text.split())
 
 
 def _check_shape(data: dict[str, Any], path: Path) -> None:
@@ -194,6 +220,7 @@ def _validate(pipeline: Sequence[str], params: Mapping[str, Mapping[str, Any]],
             raise ConfigError(f"unknown stage {name!r}{did_you_mean(name, list(stages))}"
                               "; `burst stages` lists them",
                               source=sources["pipeline"], key="pipeline")
+    check_order(pipeline, stages, sources["pipeline"])
     for name in params:
         if name not in pipeline:
             source = sources.get(f"params.{name}", "--set")
@@ -204,3 +231,49 @@ def _validate(pipeline: Sequence[str], params: Mapping[str, Mapping[str, Any]],
                                             source=sources.get(f"params.{name}", "--set")))
         for name in pipeline
     )
+
+
+def check_order(pipeline: Sequence[str], stages: Mapping[str, StageSpec],
+                source: str | Path | None = None) -> None:
+    """Check that every stage gets what it ``needs`` from the stages before it.
+
+    Raises :class:`ConfigError` (``source``, key ``pipeline``) for the first stage whose need
+    no earlier stage provides, saying which stages provide it, or which comes too late for a
+    stage's ``before``. Stages that declare nothing are not checked, and since they may
+    provide anything, no need is reported after one of them (older plugins keep working).
+    """
+    provided: dict[str, str] = {}  # capability -> the first stage that provided it, where
+    undeclared = False
+    for position, name in enumerate(pipeline, start=1):
+        spec = stages[name]
+        if not spec.declared:
+            undeclared = True
+            continue
+        where = f"{name} (stage {position})"
+        missing = [need for need in spec.needs or () if need not in provided]
+        if missing and not undeclared:
+            need = missing[0]
+            raise ConfigError(f"{where} needs {CAPABILITIES[need]} ({need}): put "
+                              f"{_providers(need, stages)} before it", source=source,
+                              key="pipeline")
+        early = [cap for cap in spec.before if cap in provided]
+        if early:
+            raise ConfigError(f"{where} must come before {provided[early[0]]}, which "
+                              f"provides {CAPABILITIES[early[0]]}", source=source, key="pipeline")
+        for capability in spec.provides or ():
+            provided.setdefault(capability, where)
+
+
+def _providers(capability: str, stages: Mapping[str, StageSpec], most: int = 3) -> str:
+    """``"a or b"``: the registered stages that provide ``capability``; when there are many,
+    families of them as ``merge.*``."""
+    names = sorted(n for n, s in stages.items() if capability in (s.provides or ()))
+    if not names:
+        return f"a stage that provides {capability!r}"
+    if len(names) <= most:
+        return " or ".join(names)
+    families: dict[str, list[str]] = {}
+    for name in names:
+        families.setdefault(name.split(".")[0], []).append(name)
+    shown = [group[0] if len(group) == 1 else f"{family}.*" for family, group in families.items()]
+    return "one of " + ", ".join(shown)

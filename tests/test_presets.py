@@ -91,8 +91,10 @@ def test_extends_cycle_is_reported(tmp_path, registry):
 
 def test_only_safe_yaml(tmp_path, registry):
     path = write(tmp_path / "evil.yaml", "pipeline: !!python/object/apply:os.system ['true']\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML") as info:
         load(path, registry)
+    # one line with the file and the line number, not yaml's four (context, copy, caret)
+    assert "\n" not in str(info.value) and f"{path}: line 1: " in str(info.value)
 
 
 def test_unknown_preset_name_suggests(registry):

@@ -56,6 +56,8 @@ def get_state(ctx: click.Context | None = None) -> AppState:
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print ``burst: error: message`` on stderr and exit with ``code``."""
+    """Print ``burst: error: message`` on stderr, on one line, and exit with ``code``."""
+    # One line whatever the message holds (a library's multi-line text must not slip through).
+    message = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
     click.echo(f"burst: error: {message}", err=True)
     sys.exit(code)

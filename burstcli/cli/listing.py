@@ -54,6 +54,10 @@ def stage_record(spec: StageSpec) -> dict[str, Any]:
     return {
         "name": spec.name, "plugin": spec.plugin, "summary": spec.summary, "doc": spec.doc,
         "params": [dataclasses.asdict(p) for p in spec.params_info()],
+        # null: the stage declares nothing and its place in a pipeline is not checked
+        "needs": list(spec.needs) if spec.needs is not None else None,
+        "provides": list(spec.provides) if spec.provides is not None else None,
+        "before": list(spec.before),
     }
 
 
@@ -61,7 +65,13 @@ def stage_record(spec: StageSpec) -> dict[str, Any]:
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 def stages_command(name: str | None, as_json: bool) -> None:
-    """List the stages, or show one stage's documentation and parameters."""
+    """List the stages, or show one stage's documentation and parameters.
+
+    Each parameter is shown with its type, its default and the values it accepts (a range
+    such as "in (0, 1]", a set of choices or a rule); presets and --set are checked against
+    them before any file is read. A stage also says what it needs from the stages before it
+    and what it provides to those after it (the order a preset's pipeline is checked for).
+    """
     stages = get_state().registry.stages
     if name is not None and name not in stages:
         fail(f"unknown stage {name!r}{did_you_mean(name, list(stages))}")
@@ -77,10 +87,15 @@ def stages_command(name: str | None, as_json: bool) -> None:
 def _print_stage(spec: StageSpec) -> None:
     click.echo(f"{spec.name}  (plugin: {spec.plugin})\n")
     click.echo(spec.doc)
+    if spec.declared:
+        click.echo(f"\nNeeds: {', '.join(spec.needs or ()) or 'nothing'}; provides: "
+                   f"{', '.join(spec.provides or ()) or 'nothing'}"
+                   + (f"; goes before: {', '.join(spec.before)}" if spec.before else ""))
     params = spec.params_info()
     click.echo("\nParameters:" if params else "\nParameters: none")
     for p in params:
-        click.echo(f"  {p.name} ({p.type}, default {p.default!r})\n      {p.help}")
+        accepts = f", {p.range}" if p.range else ""
+        click.echo(f"  {p.name} ({p.type}, default {p.default!r}{accepts})\n      {p.help}")
 
 
 @click.group("presets")

@@ -49,10 +49,13 @@ def source_positions(transform: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> t
 class AlignParams:
     min_correlation: float = param(
         0.5, "leave a frame out of the merge when its correlation with the reference, once "
-             "registered, is below this (the frame could not be registered)")
+             "registered, is below this (the frame could not be registered; 0: only the "
+             "other checks leave frames out)", low=0.0, high=1.0)
 
 
-@stage("align.global", AlignParams)
+# Without a selection stage the first frame is the reference, and it is set: a merge can
+# follow align.global directly.
+@stage("align.global", AlignParams, needs=("pixels",), provides=("registered", "reference"))
 def align_global(burst: Burst, params: AlignParams) -> Burst:
     """Register every frame to the reference, sub-pixel, robust to moving objects, verified.
 
@@ -120,13 +123,15 @@ def _dropped_warning(burst: Burst, dropped: list[int], reasons: dict[int, str]) 
 class LocalParams:
     smoothness: float = param(
         6.0, "Gaussian radius (luminance-proxy pixels) over which the local flow is pooled: "
-             "larger is steadier against noise, smaller follows finer motion")
+             "larger is steadier against noise, smaller follows finer motion", above=0)
     min_gain: float = param(
         0.5, "keep the local flow only where it lowers the local residual by this fraction "
-             "(protects places the global transform already fits)")
+             "(protects places the global transform already fits)", low=0.0, below=1.0)
 
 
-@stage("align.local", LocalParams)
+# Frames without a transform start from the identity, so align.local alone registers them
+# (a tripod burst); it does not choose a reference.
+@stage("align.local", LocalParams, needs=("pixels",), provides=("registered",))
 def align_local(burst: Burst, params: LocalParams) -> Burst:
     """Refine the global registration locally: a smooth dense flow on top of each homography.
 

@@ -29,12 +29,6 @@ CROP_HELP = "fraction of the frame's height and width, centred, that is scored (
 NYQUIST_CORNER = 0.5 * 2 ** 0.5  # the highest radial frequency a 2-D spectrum holds
 
 
-def check_crop(stage_name: str, crop: float) -> None:
-    """ConfigError unless 0 < crop <= 1."""
-    if not 0.0 < crop <= 1.0:
-        raise ConfigError(f"must be in (0, 1], got {crop}", key=f"{stage_name}.crop")
-
-
 def score_burst(burst: Burst, name: str, params: object,
                 measure: Callable[[np.ndarray, float], float]) -> Burst:
     """Apply ``measure(grey, noise_var)`` to every frame's (cropped) proxy as score ``name``."""
@@ -51,29 +45,26 @@ def score_burst(burst: Burst, name: str, params: object,
 class FrequencyParams:
     low_band: tuple[float, float] = param(
         (0.02, 0.08), "low band [from, to), cycles per proxy pixel (Nyquist 0.5): the scene's "
-                      "broad structure, which shake leaves alone")
+                      "broad structure, which shake leaves alone", above=0, high=NYQUIST_CORNER)
     high_band: tuple[float, float] = param(
         (0.25, 0.5), "high band [from, to), cycles per proxy pixel: where a pixel or two of "
-                     "shake removes most detail")
-    tile: int = param(64, "Welch tile size in proxy pixels (tiles overlap by half)")
+                     "shake removes most detail", above=0, high=NYQUIST_CORNER)
+    tile: int = param(64, "Welch tile size in proxy pixels (tiles overlap by half; a frame "
+                          "smaller than a tile is one tile)", low=16)
     max_tiles: int = param(256, "at most about this many tiles, spread over the frame "
-                                "(bounds the cost on big frames)")
-    crop: float = param(1.0, CROP_HELP)
+                                "(bounds the cost on big frames)", low=1)
+    crop: float = param(1.0, CROP_HELP, above=0, high=1)
     noise: NoiseMode = param("auto", NOISE_HELP)
 
     def __post_init__(self) -> None:
+        # Each value's own range is declared above; what is left is the bands' order.
         low, high = self.low_band, self.high_band
-        if not (len(low) == 2 and len(high) == 2
-                and 0 < low[0] < low[1] <= high[0] < high[1] <= NYQUIST_CORNER):
-            raise ConfigError(f"need 0 < low < high bands <= {NYQUIST_CORNER:.3f}, in order, "
+        if not low[0] < low[1] <= high[0] < high[1]:
+            raise ConfigError(f"need low_band[0] < low_band[1] <= high_band[0] < high_band[1], "
                               f"got {low} and {high}", key="score.frequency.low_band/high_band")
-        if self.tile < 16 or self.max_tiles < 1:
-            raise ConfigError(f"tile must be >= 16 and max_tiles >= 1, got {self.tile}, "
-                              f"{self.max_tiles}", key="score.frequency.tile")
-        check_crop("score.frequency", self.crop)
 
 
-@stage("score.frequency", FrequencyParams)
+@stage("score.frequency", FrequencyParams, needs=("pixels",), provides=("scores",))
 def frequency(burst: Burst, params: FrequencyParams) -> Burst:
     """Blur degree in the frequency domain (001 eq. 1), as a sharpness: high over low band.
 
@@ -109,14 +100,11 @@ def frequency(burst: Burst, params: FrequencyParams) -> Burst:
 
 @dataclasses.dataclass(frozen=True)
 class GradientParams:
-    crop: float = param(1.0, CROP_HELP)
+    crop: float = param(1.0, CROP_HELP, above=0, high=1)
     noise: NoiseMode = param("auto", NOISE_HELP)
 
-    def __post_init__(self) -> None:
-        check_crop("score.*", self.crop)
 
-
-@stage("score.laplacian", GradientParams)
+@stage("score.laplacian", GradientParams, needs=("pixels",), provides=("scores",))
 def laplacian(burst: Burst, params: GradientParams) -> Burst:
     """Laplacian gradient (000 [0055], claim 8): the RMS of the 4-neighbour Laplacian.
 
@@ -128,7 +116,7 @@ def laplacian(burst: Burst, params: GradientParams) -> Burst:
     return score_burst(burst, "laplacian", params, measures.laplacian_sharpness)
 
 
-@stage("score.tenengrad", GradientParams)
+@stage("score.tenengrad", GradientParams, needs=("pixels",), provides=("scores",))
 def tenengrad(burst: Burst, params: GradientParams) -> Burst:
     """Tenengrad: the RMS Sobel gradient magnitude.
 

@@ -32,7 +32,9 @@ def _frame_to_yuv(frame: Frame) -> Frame:
     return frame.replace(pixels=rgb_to_yuv(normalized(frame)), layout="yuv")
 
 
-@stage("colour.yuv")
+# RAW frames make colour.yuv fail; develop.frames leaves RGB frames as they are, so asking
+# for it costs a PNG or JPEG burst nothing and catches a RAW burst before decoding.
+@stage("colour.yuv", needs=("developed",), provides=())
 def colour_yuv(burst: Burst, params: NoParams) -> Burst:
     """RGB frames (and the chain's RGB image) to YUV, BT.601 full range, float32.
 
@@ -50,7 +52,7 @@ def colour_yuv(burst: Burst, params: NoParams) -> Burst:
         f.layout == "yuv" for f in frames)})
 
 
-@stage("colour.rgb")
+@stage("colour.rgb", needs=(), provides=())
 def colour_rgb(burst: Burst, params: NoParams) -> Burst:
     """YUV back to RGB (clipped to [0, 1]): the chain's image and every YUV frame."""
     frames = [f.replace(pixels=_to_rgb(f.pixels), layout="rgb") if f.layout == "yuv" else f

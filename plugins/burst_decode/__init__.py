@@ -26,7 +26,7 @@ class DecodeParams:
                 "fail: the whole burst fails")
 
 
-@stage("decode", DecodeParams)
+@stage("decode", DecodeParams, needs=(), provides=("pixels",))
 def decode(burst: Burst, params: DecodeParams) -> Burst:
     """Read every frame's pixels and metadata.
 

@@ -45,7 +45,7 @@ class DevelopParams:
         "camera", "camera: the as-shot multipliers from the file; none: raw sensor balance")
 
 
-@stage("develop", DevelopParams)
+@stage("develop", DevelopParams, needs=("pixels",), provides=())
 def develop(burst: Burst, params: DevelopParams) -> Burst:
     """Turn RAW sensor data into an RGB image; leave RGB images exactly as they are.
 
@@ -175,7 +175,7 @@ def _libraw_fallback(burst: Burst, pattern: str, params: DevelopParams) -> Burst
                     **dataclasses.asdict(params)})
 
 
-@stage("develop.frames", DevelopParams)
+@stage("develop.frames", DevelopParams, needs=("pixels",), provides=("developed",))
 def develop_frames(burst: Burst, params: DevelopParams) -> Burst:
     """Develop every RAW frame of the burst (as ``develop`` does the product), keeping each
     frame's geometry, transform and flow: for stages that work on RGB frames, such as the
@@ -205,7 +205,9 @@ def _developed_frame(frame: Frame, params: DevelopParams) -> Frame:
                          layout="rgb", raw=None)
 
 
-@stage("develop.encode")
+# Without a merged image it has nothing to encode (it would pass silently): a misplaced
+# develop.encode is a preset mistake worth naming.
+@stage("develop.encode", needs=("image",), provides=())
 def develop_encode(burst: Burst, params: NoParams) -> Burst:
     """The output curve (sRGB) on a chain's image made from frames that ``develop.frames``
     developed to linear light (``output: linear``), so that it is written like every other

@@ -8,9 +8,21 @@ from typing import Literal
 import numpy as np
 
 from burstcli import Burst, hookimpl, param, stage
-from burstcli.errors import ConfigError, StageError
+from burstcli.errors import StageError
 
 SCORE_PREFERENCE = ("frequency", "laplacian", "tenengrad")
+
+
+def _score_name_rule(value: str) -> str | None:
+    """auto, or a score's name (frequency, laplacian, tenengrad, ...)"""
+    if not value or any(c.isspace() for c in value):
+        return f"{value!r} is not a score's name (auto, frequency, laplacian, tenengrad, ...)"
+    return None
+
+
+def _any_frame(value: int | str) -> str | None:
+    """any index (negative: from the last frame; clamped to the burst) or first, middle, last"""
+    return None  # every int is meaningful (see shutter_index); the names are a Literal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,26 +30,19 @@ class SelectParams:
     method: Literal["sharpest", "walk"] = param(
         "sharpest", "sharpest: the sharpest frame; walk: 001's threshold walk from the shutter frame")
     score: str = param("auto", "which score to use; auto: the first of frequency, laplacian, "
-                               "tenengrad that a scoring stage wrote")
+                               "tenengrad that a scoring stage wrote", check=_score_name_rule)
     shutter: int | Literal["first", "middle", "last"] = param(
         "first", "the frame taken at the shutter moment, where the walk starts (an index, or "
-                 "first/middle/last)")
+                 "first/middle/last)", check=_any_frame)
     threshold: float = param(0.9, "walk: accept the first frame at least this sharp relative "
-                                  "to the sharpest frame")
+                                  "to the sharpest frame", low=0.0, high=1.0)
     min_relative: float = param(0.0, "drop frames whose sharpness relative to the reference is "
-                                     "below this (0 keeps all)")
-    max_frames: int = param(0, "keep at most this many frames, the sharpest first (0: all)")
-
-    def __post_init__(self) -> None:
-        for key in ("threshold", "min_relative"):
-            if not 0.0 <= getattr(self, key) <= 1.0:
-                raise ConfigError(f"must be in [0, 1], got {getattr(self, key)}",
-                                  key=f"select.{key}")
-        if self.max_frames < 0:
-            raise ConfigError(f"must be >= 0, got {self.max_frames}", key="select.max_frames")
+                                     "below this (0 keeps all)", low=0.0, high=1.0)
+    max_frames: int = param(0, "keep at most this many frames, the sharpest first (0: all)",
+                            low=0)
 
 
-@stage("select", SelectParams)
+@stage("select", SelectParams, needs=("scores",), provides=("reference",))
 def select(burst: Burst, params: SelectParams) -> Burst:
     """Choose the reference frame and which frames later stages fuse.
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -21,26 +23,78 @@ from .motion import MOTION_THRESHOLD, motion_weights
 __all__ = ["window", "zoom_classical", "zoom_network", "zoom_window"]
 
 
+MAX_SCALE = 16  # beyond any detail a burst holds; a full-frame x16 is gigabytes per burst
+#: The shipped models' folder (network.MODELS; named here so that validating a preset does
+#: not import the network runtime).
+SHIPPED_MODELS = Path(__file__).parent / "models"
+
+
+def check_field(value: str) -> str | None:
+    """full, center, or x,y,w,h in the decoded frames' pixels"""
+    if value in ("full", "center"):
+        return None
+    try:
+        x, y, w, h = (float(v) for v in value.split(","))
+    except ValueError:
+        return f"{value!r} is not full, center or x,y,w,h (e.g. 100,80,640,480)"
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        return f"{value!r}: x, y, w and h must be numbers (pixels)"
+    if x < 0 or y < 0 or w < 1 or h < 1:
+        return f"{value!r}: x and y must be >= 0, w and h >= 1"
+    return None  # whether it fits the frames is known once they are decoded
+
+
+def model_path(name_or_path: str) -> Path:
+    """The ``.tflite`` file a ``model`` value names, as :func:`.network.load_model` finds it."""
+    if "/" not in name_or_path and not name_or_path.endswith(".tflite"):
+        return SHIPPED_MODELS / f"zoom_{name_or_path}.tflite"
+    return Path(name_or_path)
+
+
+def shipped_models() -> list[str]:
+    """The shipped models' names (x2, x4; not their single-frame fallbacks)."""
+    return sorted(p.stem.removeprefix("zoom_") for p in SHIPPED_MODELS.glob("zoom_*.tflite")
+                  if p.with_suffix(".json").is_file() and not p.stem.endswith("_single"))
+
+
+def check_model(value: str) -> str | None:
+    """a shipped model (x2, x4) or an existing .tflite with its .json card beside it"""
+    path = model_path(value)
+    if path.is_file() and path.with_suffix(".json").is_file():
+        return None
+    if path.parent == SHIPPED_MODELS:
+        return f"no shipped model {value!r}: {', '.join(shipped_models())}, or a .tflite path"
+    if not path.is_file():
+        return f"no model file {value}"
+    return f"{value} has no .json card beside it ({path.with_suffix('.json').name})"
+
+
 @dataclasses.dataclass(frozen=True)
 class ClassicalParams:
-    scale: int = param(2, "output pixels per input pixel along each axis (any integer >= 1)")
+    scale: int = param(2, "output pixels per input pixel along each axis", low=1,
+                       high=MAX_SCALE)
     field: str = param(
         "full", "what to enlarge: 'full' (the whole frame, output scale x the input size), "
                 "'center' (the central 1/scale of the field of view: a digital zoom back to "
-                "about the input's pixel count) or 'x,y,w,h' in reference pixels")
+                "about the input's pixel count) or 'x,y,w,h' in reference pixels",
+        check=check_field)
     iterations: int = param(40, "the most back-projection iterations (0: the "
-                                "kernel-regression start); fewer when validation says so")
+                                "kernel-regression start); fewer when validation says so", low=0)
     validation: float = param(0.125, "share of every frame's pixels held out of the updates "
                                      "to decide when to stop: the estimate that predicts them "
                                      "best is kept, so noisy bursts stop before their noise is "
-                                     "amplified and clean ones converge; 0: run every iteration")
-    step: float = param(1.0, "back-projection step (1: a full correction per iteration)")
+                                     "amplified and clean ones converge; 0: run every iteration",
+                              low=0, below=1)
+    # The correction is normalised per pixel (classical._iteration): 1 applies it in full,
+    # 2 and more overshoot by at least the error itself and never settle.
+    step: float = param(1.0, "back-projection step (1: a full correction per iteration)",
+                        above=0, below=2)
     sigma: float = param(0.7, "kernel-regression start: Gaussian radius in output pixels "
-                              "per unit of scale")
+                              "per unit of scale", above=0, high=4)
     robust: float = param(MOTION_THRESHOLD, "leave a frame out where it differs from the "
                                             "reference by more than this many times what "
                                             "noise explains (what moved comes from the "
-                                            "reference alone); 0: off")
+                                            "reference alone); 0: off", low=0)
     start: Literal["best", "kernel", "bicubic"] = param(
         "best", "where back-projection starts: the kernel regression of all frames (smooth, "
                 "denoised: wins on noisy bursts and flat scenes), the bicubic enlargement of the "
@@ -48,12 +102,12 @@ class ClassicalParams:
                 "clean bursts), or both, keeping the one that predicts the held-out pixels "
                 "better (twice the time)")
 
-    def __post_init__(self) -> None:
-        if self.scale < 1 or self.iterations < 0 or self.step <= 0 or not 0 <= self.validation < 1:
-            raise ValueError("scale must be >= 1, iterations >= 0, step > 0, 0 <= validation < 1")
+
+#: What the zoom stages read (they raise a StageError naming select and align.* without).
+ZOOM_NEEDS = ("registered", "reference")
 
 
-@stage("zoom.classical", ClassicalParams)
+@stage("zoom.classical", ClassicalParams, needs=ZOOM_NEEDS, provides=("image",))
 def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
     """Classical multi-frame super-resolution: no model file, any integer scale.
 
@@ -131,24 +185,24 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
 @dataclasses.dataclass(frozen=True)
 class NetworkParams:
     model: str = param("x4", "a shipped model (x2, x4) or the path of a .tflite made by "
-                             "`burst export` (its .json card beside it gives the scale)")
-    field: str = param("full", "as zoom.classical: full, center or x,y,w,h")
-    tile: int = param(256, "network tile side in input pixels (memory stays bounded)")
+                             "`burst export` (its .json card beside it gives the scale)",
+                       check=check_model)
+    field: str = param("full", "as zoom.classical: full, center or x,y,w,h", check=check_field)
+    # Tiles overlap by 8 px on each side (runtime.TiledModel): smaller ones keep little.
+    tile: int = param(256, "network tile side in input pixels (memory stays bounded)", low=32,
+                      high=4096)
     ensemble: int = param(1, "self-ensemble: average the network over 1, 2, 4 or 8 "
-                             "orientations of the burst (flips, transposes); slower, finer")
+                             "orientations of the burst (flips, transposes); slower, finer",
+                          choices=(1, 2, 4, 8))
     refine: float = param(0.125, "share of the frames' pixels held out to decide how far to "
                                  "back-project the network's output onto the frames (data "
                                  "consistency: gains at low noise, stops at once at high); "
-                                 "0: the network's output as it is")
-
-    def __post_init__(self) -> None:
-        if self.ensemble not in (1, 2, 4, 8):
-            raise ValueError("ensemble must be 1, 2, 4 or 8")
-        if not 0 <= self.refine < 1:
-            raise ValueError("refine must be in [0, 1)")
+                                 "0: the network's output as it is", low=0, below=1)
 
 
-@stage("zoom.network", NetworkParams)
+# RAW frames make it fail ("put develop.frames first"); develop.frames leaves RGB frames as
+# they are, so asking for it costs a PNG or JPEG burst nothing.
+@stage("zoom.network", NetworkParams, needs=(*ZOOM_NEEDS, "developed"), provides=("image",))
 def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
     """Learned multi-frame super-resolution (seed 004's folded network, run by LiteRT).
 
@@ -188,20 +242,20 @@ def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
 
 @dataclasses.dataclass(frozen=True)
 class WindowParams:
-    scale: int = param(4, "the zoom's scale ('center' is the central 1/scale of the view)")
+    scale: int = param(4, "the zoom's scale ('center' is the central 1/scale of the view)",
+                       low=1, high=MAX_SCALE)
     field: str = param("center", "what the zoom will enlarge, as the zoom stages' field: "
-                                 "center or x,y,w,h in the decoded frames' pixels")
+                                 "center or x,y,w,h in the decoded frames' pixels",
+                       check=check_field)
     margin: float = param(0.5, "kept around the window on each side, as a fraction of its "
                                "longer side (at least 64 px): registration needs context "
                                "(less than 0.5 registers small frames poorly) and room for "
-                               "the hand-held drift")
-
-    def __post_init__(self) -> None:
-        if self.scale < 1 or self.margin < 0:
-            raise ValueError("scale must be >= 1 and margin >= 0")
+                               "the hand-held drift", low=0)
 
 
-@stage("zoom.window", WindowParams)
+# It cuts frames that are decoded and not yet registered (nor cut before).
+@stage("zoom.window", WindowParams, needs=("pixels",), provides=("window",),
+       before=("registered", "window"))
 def zoom_window(burst: Burst, params: WindowParams) -> Burst:
     """Cut every frame to the zoom's window plus a margin, before scoring and registration.
 
