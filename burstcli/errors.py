@@ -23,8 +23,18 @@ class ConfigError(BurstError):
     def __init__(self, message: str, *, source: str | Path | None = None, key: str | None = None):
         self.source = str(source) if source is not None else None
         self.key = key
-        where = ": ".join(part for part in (self.source, key) if part)
+        where = ": ".join(_one_line(part) for part in (self.source, key) if part)
+        message = _one_line(message, quote=False)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def _one_line(text: str, *, quote: bool = True) -> str:
+    """``text`` as it can stand in a one-line message: a name holding line breaks or other
+    control characters (a preset key can be anything YAML allows) is shown quoted, a
+    message's own breaks become spaces."""
+    if text.isprintable():
+        return text
+    return repr(text) if quote else " ".join(text.split())
 
 
 class BadFileError(BurstError):

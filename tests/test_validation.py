@@ -4,8 +4,9 @@ Exit 2 and exactly one line naming the file (or ``--set``) and the key; never a 
 Covers parameter ranges, choices and checks (declared with ``param(...)`` in the plugins),
 the pipeline's order (``@stage(..., needs=..., provides=...)``) and unreadable preset files.
 
-Hypothesis is not installed here, so the "fuzz" tests are a deterministic sweep of bad values
-over every parameter of every first-party stage and a seeded random sample through the CLI.
+Beside the hypothesis fuzzing (tests/test_validation_fuzz.py), a deterministic sweep of bad
+values over every parameter of every first-party stage and a seeded random sample through the
+CLI.
 """
 
 from __future__ import annotations
