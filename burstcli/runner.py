@@ -14,8 +14,9 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -31,9 +32,15 @@ from .plugins import PluginSettings, make_plugin_manager
 from .presets import Preset, load_preset
 from .registry import Registry, build_registry
 from .stage import StageSpec
+from .workers import (init_worker_process, process_alive, sigint_deferred, sigint_ignored,
+                      stop_workers)
 from .writers import Writer
 
 Status = Literal["done", "skipped", "failed"]
+Stamp = tuple[int, int, int]  # (inode, mtime_ns, size): tells whether this run wrote a file
+
+# The hidden temp names of atomic_path: ``.<stem>.<pid>.tmp<ext>``.
+TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>[0-9]+)\.tmp(?P<suffix>\.[^.]+)?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,12 +211,48 @@ def output_problem(image: np.ndarray, burst: Burst) -> str | None:
 def atomic_path(final: Path) -> Iterator[Path]:
     """A temporary path beside ``final`` (same extension, hidden name) renamed to ``final``
     when the block succeeds and removed when it fails or is interrupted."""
-    tmp = final.with_name(f".{final.stem}.{os.getpid()}.tmp{final.suffix}")
+    tmp = temp_path(final, os.getpid())
     try:
         yield tmp
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def temp_path(final: Path, pid: int) -> Path:
+    """The temporary name process ``pid`` writes ``final`` under (matches ``TEMP_NAME``)."""
+    return final.with_name(f".{final.stem}.{pid}.tmp{final.suffix}")
+
+
+def remove_stale_temps(folders: Iterable[Path], suffixes: Collection[str]) -> list[Path]:
+    """Remove the temp files that killed runs left in ``folders``; returns those removed.
+
+    Only in our output folders (those holding the output marker), only our own temp names
+    with one of ``suffixes`` (what this run writes), only regular files, and only those of a
+    process that is not running: a run still alive keeps its temp files. Call it only while
+    this process writes nothing: its own pid counts as not running.
+    """
+    removed = []
+    for folder in folders:
+        try:
+            entries = list(folder.iterdir()) if (folder / OUTPUT_MARKER).is_file() else []
+        except OSError:  # a folder that vanished or cannot be read: nothing of ours to do
+            continue
+        for path in entries:
+            if _is_stale_temp(path, suffixes):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+def _is_stale_temp(path: Path, suffixes: Collection[str]) -> bool:
+    match = TEMP_NAME.match(path.name)
+    if not match or (match["suffix"] or "") not in suffixes:
+        return False
+    if path.is_symlink() or not path.is_file():
+        return False
+    pid = int(match["pid"])
+    return pid == os.getpid() or not process_alive(pid)
 
 
 def make_sidecar(burst: Burst, preset: Preset, output: Path,
@@ -260,6 +303,8 @@ def run_batch(plan: RunPlan, job: JobSpec, *, jobs: int, pm: pluggy.PluginManage
     """Process every planned burst, calling ``on_outcome`` in this process for each one.
 
     Serial runs use ``pm`` (the caller's manager, with its reporters); workers build their own.
+    Temp files left by killed runs are removed first. On Ctrl-C the bursts in progress are
+    abandoned, and the summary counts exactly the outputs written (``_settle_interrupted``).
     """
     start = time.perf_counter()
     outcomes: list[BurstOutcome] = []
@@ -273,6 +318,10 @@ def run_batch(plan: RunPlan, job: JobSpec, *, jobs: int, pm: pluggy.PluginManage
             report(BurstOutcome(planned.found.name, "skipped", planned.output,
                                 message="output exists (use --overwrite)"))
     todo = [p for p in plan.bursts if not p.skip]
+    folders = sorted({p.output.parent for p in todo})
+    suffixes = {suffix for p in todo for suffix in (p.output.suffix, p.sidecar.suffix)}
+    remove_stale_temps(folders, suffixes)
+    before = _stamps(todo)
     interrupted = False
     try:
         if jobs > 1 and len(todo) > 1:
@@ -281,7 +330,57 @@ def run_batch(plan: RunPlan, job: JobSpec, *, jobs: int, pm: pluggy.PluginManage
             _run_serial(todo, job, pm, report)
     except KeyboardInterrupt:
         interrupted = True
+        with sigint_ignored():  # a second Ctrl-C must not cut the cleanup halfway
+            _settle_interrupted(todo, before, {o.name for o in outcomes}, report)
+    # Those of the workers just stopped, or of one that died (out of memory, say).
+    with sigint_ignored():
+        remove_stale_temps(folders, suffixes)
     return _summarise(outcomes, interrupted, time.perf_counter() - start)
+
+
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+def _stamps(todo: Sequence[PlannedBurst]) -> dict[Path, Stamp | None]:
+    """Each output's and sidecar's stamp before the run (an output exists with --overwrite)."""
+    return {path: _stamp(path) for p in todo for path in (p.output, p.sidecar)}
+
+
+def _settle_interrupted(todo: Sequence[PlannedBurst], before: dict[Path, Stamp | None],
+                        reported: Collection[str],
+                        report: Callable[[BurstOutcome], None]) -> None:
+    """After an interrupt, make the report match the disk for the bursts not reported.
+
+    An image this run wrote is reported done: the interrupt fell between its rename (the
+    commit point) and its report, or its worker's result was still in the pipe. Otherwise
+    the burst was abandoned, and a sidecar it wrote, describing an image that was never
+    written, is removed.
+    """
+    for planned in todo:
+        if planned.found.name in reported:
+            continue
+        image = _stamp(planned.output)
+        if image is not None and image != before[planned.output]:
+            report(_recovered_outcome(planned))
+        elif _stamp(planned.sidecar) != before[planned.sidecar]:
+            planned.sidecar.unlink(missing_ok=True)
+
+
+def _recovered_outcome(planned: PlannedBurst) -> BurstOutcome:
+    """The outcome of a burst found written on disk, its seconds and warnings from its
+    sidecar (written just before the image)."""
+    try:
+        sidecar = json.loads(planned.sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        sidecar = {}
+    return BurstOutcome(planned.found.name, "done", planned.output,
+                        seconds=float(sidecar.get("seconds", 0.0)),
+                        warnings=tuple(str(w) for w in sidecar.get("warnings", ())))
 
 
 def _run_serial(todo: Sequence[PlannedBurst], job: JobSpec, pm: pluggy.PluginManager | None,
@@ -298,6 +397,7 @@ _worker_processor: BurstProcessor | None = None
 
 def _init_worker(job: JobSpec) -> None:
     global _worker_processor  # one processor per worker process, built once
+    init_worker_process()  # first: ignore Ctrl-C, die with the parent
     _worker_processor = BurstProcessor(job)
 
 
@@ -308,15 +408,38 @@ def _work(planned: PlannedBurst) -> BurstOutcome:
 
 def _run_parallel(todo: Sequence[PlannedBurst], job: JobSpec, jobs: int,
                   report: Callable[[BurstOutcome], None]) -> None:
+    """Bursts in worker processes, reported as they finish. On Ctrl-C (or any error) the
+    workers are terminated at once rather than waited for (running bursts are abandoned),
+    and the bursts they had finished are still reported."""
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
                                   initializer=_init_worker, initargs=(job,))
+    futures: dict[cf.Future[BurstOutcome], PlannedBurst] = {}
+    reported: set[cf.Future[BurstOutcome]] = set()
     try:
-        futures = {pool.submit(_work, planned): planned for planned in todo}
+        with sigint_deferred():  # submit() spawns the workers
+            futures = {pool.submit(_work, planned): planned for planned in todo}
         for future in cf.as_completed(futures):
+            reported.add(future)
             report(_outcome_of(future, futures[future]))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException as exc:
+        with sigint_ignored():  # a second Ctrl-C must not cut the cleanup halfway
+            stop_workers(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
+            if isinstance(exc, KeyboardInterrupt):
+                _report_finished(futures, reported, report)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _report_finished(futures: Collection[cf.Future[BurstOutcome]],
+                     reported: Collection[cf.Future[BurstOutcome]],
+                     report: Callable[[BurstOutcome], None]) -> None:
+    """Report the bursts whose result had arrived but was not reported yet."""
+    for future in futures:
+        if future not in reported and future.done() and not future.cancelled() \
+                and future.exception() is None:
+            report(future.result())
 
 
 def _outcome_of(future: cf.Future[BurstOutcome], planned: PlannedBurst) -> BurstOutcome:
