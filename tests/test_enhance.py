@@ -170,3 +170,47 @@ def test_a_spoilt_output_fails_its_burst_and_is_never_written(tmp_path, npy_cli,
     assert result.exit_code == EXIT_FAILED, result.output
     assert f"FAILED  b0: {reason}; nothing was written" in result.output
     assert not list((tmp_path / "out").glob("b0_*"))
+
+
+def test_an_output_folder_that_cannot_be_made_fails_once_up_front(tmp_path, npy_cli):
+    shots = make_shots(tmp_path / "shots", bursts=2)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = npy_cli("enhance", shots, "-p", "npy-brightest", "-o", blocker / "out")
+    assert result.exit_code == EXIT_USAGE
+    assert result.output.count("error") == 1 and "is not a folder" in result.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere: permissions untestable")
+def test_a_read_only_output_folder_fails_once_up_front(tmp_path, npy_cli):
+    shots = make_shots(tmp_path / "shots", bursts=2)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    result = npy_cli("enhance", shots, "-p", "npy-brightest", "-o", locked)
+    assert result.exit_code == EXIT_USAGE and "not writable" in result.output
+
+
+@pytest.mark.parametrize("words,expected", [
+    ("burst enhance shots --preset zoom4", "zoom4x"),
+    ("burst stages merge.rob", "merge.robust"),
+    ("burst enhance shots --set merge.robust.thr", "merge.robust.threshold="),
+])
+def test_shell_completion_knows_presets_stages_and_parameters(burst_cli, words, expected):
+    environment = {"_BURST_COMPLETE": "bash_complete", "COMP_WORDS": words,
+                   "COMP_CWORD": str(len(words.split()) - 1)}
+    result = burst_cli(prog_name="burst", env=environment)
+    assert f"plain,{expected}" in result.output.splitlines(), result.output
+
+
+def test_ctrl_c_before_the_batch_starts_exits_130_in_one_line(monkeypatch, capsys):
+    """While plugins load or files are collected, click would say "Aborted!" and exit 1."""
+    import burstcli.cli as cli_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli_module.cli, "main", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        cli_module.main()
+    assert stopped.value.code == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "burst: interrupted\n"

@@ -6,11 +6,13 @@ so ``--plugins-dir`` and ``--disable-plugin`` decide which plugins can add comma
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from burstcli import __version__
+from burstcli.errors import EXIT_INTERRUPTED
 
 from .context import AppState, get_state
 from .enhance import enhance
@@ -66,8 +68,18 @@ def cli(ctx: click.Context, plugin_paths: tuple[Path, ...], blocked: tuple[str, 
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="burst")
+    """Console-script entry point: click's own, except that Ctrl-C before a batch has started
+    (loading plugins, collecting files) exits 130 in one line, as it does during one (click
+    would print "Aborted!" and exit 1)."""
+    try:
+        code = cli.main(prog_name="burst", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("burst: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["AppState", "cli", "main"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import click.shell_completion
 
 from burstcli.errors import EXIT_USAGE, BurstError
 from burstcli.plugins import BurstPluginManager, PluginSettings, make_plugin_manager
@@ -61,3 +62,31 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     message = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
     click.echo(f"burst: error: {message}", err=True)
     sys.exit(code)
+
+
+def complete_presets(ctx: click.Context, param: click.Parameter,
+                     incomplete: str) -> list[Any]:
+    """Shell completion of ``--preset``: the preset names the plugins register, then YAML
+    files."""
+    names = [click.shell_completion.CompletionItem(name)
+             for name in sorted(get_state(ctx).registry.presets) if name.startswith(incomplete)]
+    return names or [click.shell_completion.CompletionItem(incomplete, type="file")]
+
+
+def complete_stages(ctx: click.Context, param: click.Parameter,
+                    incomplete: str) -> list[Any]:
+    """Shell completion of a stage name (``burst stages NAME``, ``--set STAGE.``)."""
+    return [click.shell_completion.CompletionItem(name)
+            for name in sorted(get_state(ctx).registry.stages) if name.startswith(incomplete)]
+
+
+def complete_settings(ctx: click.Context, param: click.Parameter,
+                      incomplete: str) -> list[Any]:
+    """Shell completion of ``--set``: ``stage.param=`` for every stage parameter."""
+    import dataclasses
+
+    keys = [f"{name}.{field.name}="
+            for name, spec in sorted(get_state(ctx).registry.stages.items())
+            for field in dataclasses.fields(spec.params_type)]
+    return [click.shell_completion.CompletionItem(key, type="plain")
+            for key in keys if key.startswith(incomplete)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,14 +15,16 @@ from burstcli.presets import Preset, load_preset
 from burstcli.runner import JobSpec, RunPlan, plan_outputs, run_batch
 from burstcli.words import counted
 
-from .context import AppState, fail, get_state
+from .context import AppState, complete_presets, complete_settings, fail, get_state
 
 
 @click.command("enhance")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-p", "--preset", default="sharpest", show_default=True,
+              shell_complete=complete_presets,
               help="A preset name (`burst presets list`) or a YAML file.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
+              shell_complete=complete_settings,
               help="Override a stage parameter, e.g. --set select.method=walk. Repeatable.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder. Default: <first path>_burst beside the first path.")
@@ -60,6 +63,7 @@ def enhance(paths: tuple[Path, ...], preset: str, overrides: tuple[str, ...], ou
     if grouper == "count" and count < 1:
         fail("--group count needs --count N (N >= 1)")
     output_dir = output or default_output_dir(paths[0])
+    _check_writable(output_dir)
     found = _collect(state, paths, recursive, grouper, GroupOptions(gap=gap, count=count),
                      output_dir)
     writer = state.registry.writers[output_format]
@@ -102,6 +106,20 @@ def crop_overrides(loaded: Preset, crop: str) -> list[str]:
     if not steps:
         fail(f"--crop: preset {loaded.name!r} has no stage with a `field` (try zoom4x)")
     return [f"{name}.field={crop.replace(' ', '')}" for name in steps]
+
+
+def _check_writable(output_dir: Path) -> None:
+    """Fail once, before anything is read, when the output folder cannot be written (every
+    burst would otherwise fail on its own): the folder itself if it exists, else the nearest
+    folder above it that does, where it would be made."""
+    target = output_dir.resolve()
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if not target.is_dir():
+        fail(f"--output {output_dir}: {target} is not a folder")
+    if not os.access(target, os.W_OK | os.X_OK):
+        where = "" if target == output_dir.resolve() else f" ({target}, where it would be made)"
+        fail(f"--output {output_dir}: not writable{where}")
 
 
 def _check_choice(option: str, value: str, choices: dict[str, object]) -> None:

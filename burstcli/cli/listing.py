@@ -14,7 +14,7 @@ from burstcli.errors import BurstError
 from burstcli.presets import find_preset, load_preset, read_preset_file
 from burstcli.stage import StageSpec, did_you_mean
 
-from .context import fail, get_state
+from .context import complete_stages, fail, get_state
 
 
 def _echo_json(data: Any) -> None:
@@ -62,7 +62,7 @@ def stage_record(spec: StageSpec) -> dict[str, Any]:
 
 
 @click.command("stages")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_stages)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 def stages_command(name: str | None, as_json: bool) -> None:
     """List the stages, or show one stage's documentation and parameters.
