@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # type-only imports keep plugin loading cheap
 
     from .collect import Grouper
     from .model import Burst, ExifInfo
-    from .runner import BurstOutcome, RunPlan, RunSummary
+    from .runner import BurstOutcome, Executor, RunPlan, RunSummary
     from .stage import StageSpec
     from .writers import Writer
 
@@ -66,6 +66,33 @@ def register_groupers(register: Callable[[Grouper], None]) -> None:
     """Register ways of splitting a flat folder of frames into bursts (``--group NAME``).
 
     :param register: takes a :class:`~burstcli.collect.Grouper`.
+    """
+
+
+@hookspec
+def register_executors(register: Callable[[Executor], None]) -> None:
+    """Register executors, which run the bursts of a batch somewhere: call
+    ``register(executor)`` once per executor.
+
+    ``burst enhance`` picks one per batch: ``-j N`` runs the core's ``processes`` executor
+    (``-j 1``: in this process), ``--scheduler STRING`` the first executor, by name, whose
+    ``accepts(STRING)`` is true (burst_dask takes ``tcp://HOST:PORT`` and ``local:N``). The
+    ``processes`` executor is part of the core: ``--disable-plugin`` cannot remove it.
+
+    An executor subclasses :class:`~burstcli.runner.Executor`: a unique ``name``, a
+    ``schedulers`` text saying what ``--scheduler`` values it takes, ``accepts(scheduler)``
+    (the syntax only), ``unavailable()`` (why it cannot run here, e.g. an optional dependency
+    is missing, else None) and ``run(todo, job, report, request)``. ``run`` sends each
+    :class:`~burstcli.runner.PlannedBurst` with the :class:`~burstcli.runner.JobSpec`
+    (picklable paths and settings, never pixels) to a worker, which calls
+    :func:`~burstcli.runner.process_burst`; it calls ``report(outcome)`` in the calling thread
+    as results arrive, once per burst; and on ``KeyboardInterrupt`` it stops or cancels at
+    once, reports the results already in and re-raises. ``Executor.run``'s docstring has the
+    whole contract. Keep the module importable without the executor's own dependencies:
+    import them in ``run``, and say what is missing in ``unavailable()``.
+
+    :param register: takes an :class:`~burstcli.runner.Executor`. A name registered twice
+        is an error.
     """
 
 

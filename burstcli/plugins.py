@@ -8,7 +8,9 @@ Controls (all optional):
 * ``autoload=False`` or ``BURST_DISABLE_PLUGIN_AUTOLOAD=1``: load only the entry points that
   ship with burst itself, no third-party ones.
 * ``BURST_PLUGINS=name,name``: load only these entry-point plugins (first-party included).
-* ``blocked=("name",)`` (``--disable-plugin NAME``): never register that plugin.
+* ``blocked=("name",)`` (``--disable-plugin NAME``): never register that plugin. The core
+  plugins (``CORE_PLUGINS``: what calls the stages, and the default executor) cannot be
+  blocked: asking is a ``ConfigError``.
 * ``plugin_paths=(path,)`` (``--plugins-dir PATH``): a ``.py`` file, or a folder whose
   ``*.py`` files are each loaded, for one-off local plugins.
 """
@@ -31,8 +33,14 @@ from .errors import ConfigError
 
 ENTRY_POINT_GROUP = "burst"
 FIRST_PARTY_DISTRIBUTION = "burstcli"
+#: What every batch needs, by the name ``burst plugins`` shows: the ``burst_run_stage``
+#: implementation that calls the stages, and the default ``processes`` executor.
+#: Registered first and never blocked.
+CORE_PLUGINS = {
+    "runner": "burstcli.runner",
+    "executors": "burstcli.default_plugins.executors",
+}
 DEFAULT_PLUGINS = (
-    "burstcli.runner",
     "burstcli.default_plugins.writers",
     "burstcli.default_plugins.groupers",
     "burstcli.default_plugins.presets",
@@ -53,7 +61,7 @@ class PluginInfo:
     """What ``burst plugins`` shows about one registered plugin."""
 
     name: str
-    origin: str  # "builtin", "entry point", "local"
+    origin: str  # "core", "builtin", "entry point", "local"
     distribution: str | None
     version: str | None
     hooks: tuple[str, ...]
@@ -66,6 +74,14 @@ class BurstPluginManager(pluggy.PluginManager):
         super().__init__(ENTRY_POINT_GROUP)
         self.add_hookspecs(hookspecs)
         self.origins: dict[str, tuple[str, str | None, str | None]] = {}
+
+    def set_blocked(self, name: str) -> None:
+        """Block ``name`` (and unregister it); a core plugin is refused with a ConfigError."""
+        if name in CORE_PLUGINS:
+            raise ConfigError(f"{name!r} is part of the core (it runs the stages and the "
+                              "default executor) and cannot be disabled",
+                              key="--disable-plugin")
+        super().set_blocked(name)
 
     def register_from(self, plugin: object, name: str, origin: str,
                       dist: tuple[str | None, str | None] = (None, None)) -> None:
@@ -90,6 +106,8 @@ class BurstPluginManager(pluggy.PluginManager):
 def make_plugin_manager(settings: PluginSettings = PluginSettings()) -> BurstPluginManager:
     """A fresh manager with built-ins, entry points and local plugins per ``settings``."""
     pm = BurstPluginManager()
+    for name, module_name in CORE_PLUGINS.items():
+        pm.register_from(importlib.import_module(module_name), name, "core")
     for name in settings.blocked:
         pm.set_blocked(name)
     for module_name in DEFAULT_PLUGINS:

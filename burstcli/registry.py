@@ -1,11 +1,12 @@
-"""Collect what the plugins register: stages, presets, writers, groupers, extensions."""
+"""Collect what the plugins register: stages, presets, writers, groupers, extensions,
+executors."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -13,6 +14,9 @@ from .collect import Grouper
 from .errors import ConfigError
 from .stage import StageSpec
 from .writers import Writer
+
+if TYPE_CHECKING:  # the runner imports this module
+    from .runner import Executor
 
 T = TypeVar("T")
 
@@ -26,6 +30,7 @@ class Registry:
     writers: dict[str, Writer]
     groupers: dict[str, Grouper]
     extensions: frozenset[str]
+    executors: dict[str, Executor] = dataclasses.field(default_factory=dict)
 
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:
@@ -39,12 +44,14 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     writers = _collect(pm.hook.register_writers, lambda w: w.name, "writer")
     groupers = _collect(pm.hook.register_groupers, lambda g: g.name, "grouper")
     extensions = frozenset(ext.lower() for exts in pm.hook.burst_image_extensions() for ext in exts)
+    executors = _collect(pm.hook.register_executors, lambda e: e.name, "executor")
     return Registry(
         stages=stages,
         presets=_collect_presets(pm),
         writers={name: writer for name, (writer, _) in writers.items()},
         groupers={name: grouper for name, (grouper, _) in groupers.items()},
         extensions=extensions,
+        executors={name: executor for name, (executor, _) in executors.items()},
     )
 
 

@@ -3,37 +3,42 @@
 The batch never writes an input: outputs go to their own folder, through a temporary file
 renamed into place once complete (so an interrupt leaves no half-written output), and an
 existing output is skipped unless ``overwrite`` is set (so a rerun resumes). A burst that
-fails is reported in one line and the others go on. ``jobs > 1`` runs bursts in worker
-processes started with ``spawn`` (LibRaw uses OpenMP, which does not survive ``fork``).
+fails is reported in one line and the others go on.
+
+Where the bursts run is an :class:`Executor`'s business, registered by a plugin through the
+``register_executors`` hook: the core's ``processes`` executor
+(:mod:`burstcli.default_plugins.executors`: ``-j N`` worker processes started with ``spawn``,
+as LibRaw uses OpenMP, which does not survive ``fork``) is the default, and burst_dask adds
+Dask (``--scheduler``). Whatever the executor, the batch keeps its promises here: stale temp
+files are removed before and after, and after an interrupt the summary counts what is on disk.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
 import json
-import multiprocessing
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pluggy
 
 from . import __version__, hookimpl
 from .collect import OUTPUT_MARKER, FoundBurst
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BurstError, StageError
+from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BurstError, ConfigError,
+                     StageError)
 from .model import Burst, Frame
 from .plugins import PluginSettings, make_plugin_manager
 from .presets import Preset, load_preset
 from .registry import Registry, build_registry
 from .stage import StageSpec
-from .workers import (init_worker_process, process_alive, sigint_deferred, sigint_ignored,
-                      stop_workers)
+from .workers import process_alive, sigint_ignored
 from .writers import Writer
 
 Status = Literal["done", "skipped", "failed"]
@@ -111,6 +116,112 @@ class RunSummary:
 def burst_run_stage(spec: StageSpec, burst: Burst, params: Any) -> Burst:
     """Call the stage. ``trylast`` so plugins can wrap or replace every stage call."""
     return spec(burst, params)
+
+
+# --- executors: where the bursts of a batch run ------------------------------------------------
+
+
+class ExecutorError(BurstError):
+    """An executor cannot run the batch at all (its scheduler is unreachable, say)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorRequest:
+    """What the command line asked of the executor.
+
+    :ivar jobs: ``-j N``: how many bursts at a time, for executors that run them here.
+    :ivar scheduler: ``--scheduler``: the string the executor accepted, or None.
+    :ivar pm: the caller's plugin manager, with its reporters, for bursts run in this very
+        process (workers build their own from ``JobSpec.plugins``).
+    """
+
+    jobs: int = 1
+    scheduler: str | None = None
+    pm: pluggy.PluginManager | None = None
+
+
+class Executor:
+    """Runs the bursts of one batch somewhere: here, in worker processes, on a cluster.
+
+    Subclass it, set ``name`` (unique: a second executor of the same name is an error) and
+    ``schedulers`` (how ``--scheduler`` values it takes look, for help and errors), and
+    implement :meth:`run`, and :meth:`accepts` unless it is only ever the default. Register an
+    instance through the ``register_executors`` hook.
+    """
+
+    name: ClassVar[str] = ""
+    schedulers: ClassVar[str] = ""  # e.g. "tcp://HOST:PORT, local:N"
+
+    def accepts(self, scheduler: str) -> bool:
+        """Whether ``--scheduler scheduler`` is for this executor (its syntax only: connect
+        in :meth:`run`). The first executor, by name, that accepts a string gets the batch."""
+        return False
+
+    def unavailable(self) -> str | None:
+        """Why this executor cannot run here (a missing optional dependency, with the
+        ``pip install`` that adds it), or None when it can."""
+        return None
+
+    def run(self, todo: Sequence[PlannedBurst], job: JobSpec,
+            report: Callable[[BurstOutcome], None], request: ExecutorRequest) -> None:
+        """Run every burst of ``todo`` and ``report`` each one's outcome.
+
+        The contract, which the batch around it relies on:
+
+        * Run a burst with :func:`process_burst` ``(job, planned)`` (or a
+          :class:`BurstProcessor` built from ``job``) wherever it runs: it never raises for a
+          burst's failure, writes the outputs atomically and returns a :class:`BurstOutcome`.
+          Send workers ``job`` and ``planned`` (picklable, paths only), never pixels: inputs
+          and outputs must be readable and writable at the same paths there.
+        * Call ``report`` in the calling thread, once per burst, as results arrive (it
+          drives the progress lines). A burst whose worker was lost is run again elsewhere
+          or reported ``failed``; none is reported twice.
+        * On ``KeyboardInterrupt`` (Ctrl-C in the calling thread): stop or cancel at once
+          without waiting for running bursts, report the results that had already arrived,
+          and re-raise. The batch then reports the bursts whose image was committed
+          meanwhile, from the disk. Temp files of workers on this machine are removed after
+          ``run`` returns, when their process has ended: stop local workers before returning.
+        * Raise :class:`ExecutorError` when the batch cannot run at all.
+        """
+        raise NotImplementedError
+
+
+def choose_executor(executors: dict[str, Executor], scheduler: str | None) -> Executor:
+    """The executor for ``--scheduler`` (the default ``processes`` when None), or a
+    ``ConfigError`` saying which strings the registered executors accept."""
+    if scheduler is None:
+        chosen = executors.get(DEFAULT_EXECUTOR)
+        if chosen is None:  # the core registers it and cannot be disabled: a broken install
+            raise ConfigError(f"no {DEFAULT_EXECUTOR!r} executor is registered")
+        return chosen
+    for name in sorted(executors):
+        if executors[name].accepts(scheduler):
+            problem = executors[name].unavailable()
+            if problem:
+                raise ConfigError(f"{problem}", key=f"--scheduler {scheduler}")
+            return executors[name]
+    known = "; ".join(f"{name}: {executors[name].schedulers}" for name in sorted(executors)
+                      if executors[name].schedulers)
+    raise ConfigError(f"no executor takes it ({known or 'none takes a scheduler'})",
+                      key=f"--scheduler {scheduler}")
+
+
+DEFAULT_EXECUTOR = "processes"
+
+_processors: dict[JobSpec, BurstProcessor] = {}
+_processors_lock = threading.Lock()
+
+
+def process_burst(job: JobSpec, planned: PlannedBurst) -> BurstOutcome:
+    """Run one burst in this (worker) process with the processor ``job`` describes, built
+    once per process and job (loading the plugins takes a while) and then reused."""
+    with _processors_lock:
+        processor = _processors.get(job)
+        if processor is None:
+            if len(_processors) >= 4:  # a long-lived cluster worker serves batch after batch
+                _processors.clear()
+            processor = _processors[job] = BurstProcessor(job)
+    return processor(planned)
 
 
 # --- planning -----------------------------------------------------------------------------------
@@ -298,14 +409,21 @@ def _json_default(value: Any) -> Any:
 # --- the batch -------------------------------------------------------------------------------
 
 
-def run_batch(plan: RunPlan, job: JobSpec, *, jobs: int, pm: pluggy.PluginManager | None = None,
+def run_batch(plan: RunPlan, job: JobSpec, *, jobs: int = 1,
+              executor: Executor | None = None, scheduler: str | None = None,
+              pm: pluggy.PluginManager | None = None,
               on_outcome: Callable[[BurstOutcome], None]) -> RunSummary:
     """Process every planned burst, calling ``on_outcome`` in this process for each one.
 
-    Serial runs use ``pm`` (the caller's manager, with its reporters); workers build their own.
-    Temp files left by killed runs are removed first. On Ctrl-C the bursts in progress are
-    abandoned, and the summary counts exactly the outputs written (``_settle_interrupted``).
+    ``executor`` runs them (default: the core's ``processes`` executor, ``jobs`` workers);
+    ``jobs``, ``scheduler`` and ``pm`` reach it in an :class:`ExecutorRequest`. Serial runs use
+    ``pm`` (the caller's manager, with its reporters); workers build their own. Temp files left
+    by killed runs are removed first. On Ctrl-C the bursts in progress are abandoned, and the
+    summary counts exactly the outputs written (``_settle_interrupted``).
     """
+    if executor is None:
+        from .default_plugins.executors import ProcessExecutor
+        executor = ProcessExecutor()
     start = time.perf_counter()
     outcomes: list[BurstOutcome] = []
 
@@ -324,10 +442,8 @@ def run_batch(plan: RunPlan, job: JobSpec, *, jobs: int, pm: pluggy.PluginManage
     before = _stamps(todo)
     interrupted = False
     try:
-        if jobs > 1 and len(todo) > 1:
-            _run_parallel(todo, job, jobs, report)
-        else:
-            _run_serial(todo, job, pm, report)
+        if todo:
+            executor.run(todo, job, report, ExecutorRequest(jobs=jobs, scheduler=scheduler, pm=pm))
     except KeyboardInterrupt:
         interrupted = True
         with sigint_ignored():  # a second Ctrl-C must not cut the cleanup halfway
@@ -381,73 +497,6 @@ def _recovered_outcome(planned: PlannedBurst) -> BurstOutcome:
     return BurstOutcome(planned.found.name, "done", planned.output,
                         seconds=float(sidecar.get("seconds", 0.0)),
                         warnings=tuple(str(w) for w in sidecar.get("warnings", ())))
-
-
-def _run_serial(todo: Sequence[PlannedBurst], job: JobSpec, pm: pluggy.PluginManager | None,
-                report: Callable[[BurstOutcome], None]) -> None:
-    if not todo:
-        return
-    processor = BurstProcessor(job, pm)
-    for planned in todo:
-        report(processor(planned))
-
-
-_worker_processor: BurstProcessor | None = None
-
-
-def _init_worker(job: JobSpec) -> None:
-    global _worker_processor  # one processor per worker process, built once
-    init_worker_process()  # first: ignore Ctrl-C, die with the parent
-    _worker_processor = BurstProcessor(job)
-
-
-def _work(planned: PlannedBurst) -> BurstOutcome:
-    assert _worker_processor is not None
-    return _worker_processor(planned)
-
-
-def _run_parallel(todo: Sequence[PlannedBurst], job: JobSpec, jobs: int,
-                  report: Callable[[BurstOutcome], None]) -> None:
-    """Bursts in worker processes, reported as they finish. On Ctrl-C (or any error) the
-    workers are terminated at once rather than waited for (running bursts are abandoned),
-    and the bursts they had finished are still reported."""
-    context = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                  initializer=_init_worker, initargs=(job,))
-    futures: dict[cf.Future[BurstOutcome], PlannedBurst] = {}
-    reported: set[cf.Future[BurstOutcome]] = set()
-    try:
-        with sigint_deferred():  # submit() spawns the workers
-            futures = {pool.submit(_work, planned): planned for planned in todo}
-        for future in cf.as_completed(futures):
-            reported.add(future)
-            report(_outcome_of(future, futures[future]))
-    except BaseException as exc:
-        with sigint_ignored():  # a second Ctrl-C must not cut the cleanup halfway
-            stop_workers(pool)
-            pool.shutdown(wait=True, cancel_futures=True)
-            if isinstance(exc, KeyboardInterrupt):
-                _report_finished(futures, reported, report)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _report_finished(futures: Collection[cf.Future[BurstOutcome]],
-                     reported: Collection[cf.Future[BurstOutcome]],
-                     report: Callable[[BurstOutcome], None]) -> None:
-    """Report the bursts whose result had arrived but was not reported yet."""
-    for future in futures:
-        if future not in reported and future.done() and not future.cancelled() \
-                and future.exception() is None:
-            report(future.result())
-
-
-def _outcome_of(future: cf.Future[BurstOutcome], planned: PlannedBurst) -> BurstOutcome:
-    try:
-        return future.result()
-    except cf.process.BrokenProcessPool:
-        return BurstOutcome(planned.found.name, "failed",
-                            message="worker process died (out of memory?): try fewer -j")
 
 
 def _summarise(outcomes: Sequence[BurstOutcome], interrupted: bool, seconds: float) -> RunSummary:

@@ -24,6 +24,7 @@ import pytest
 
 from burstcli.collect import OUTPUT_MARKER
 from burstcli.errors import EXIT_INTERRUPTED, EXIT_OK
+from burstcli.workers import child_pids
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="signals, process groups and /proc as on Linux")
@@ -77,19 +78,6 @@ def wait_for_outputs(process: subprocess.Popen[str], out: Path, count: int,
         time.sleep(0.05)
 
 
-def children(pid: int) -> set[int]:
-    """The pids whose parent is ``pid`` (from /proc: no psutil)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.add(int(stat.parent.name))
-    return found
-
-
 def running(pid: int) -> bool:
     """Alive and not a zombie (an orphan may stay one where the container's init does not reap)."""
     try:
@@ -126,7 +114,7 @@ def test_kill_9_leaves_no_orphans_and_a_rerun_finishes_cleanly(tmp_path):
     before = digest(shots)
     process = start(shots, out, "-j", "2", "--set", "npy.load.sleep=0.2")
     wait_for_outputs(process, out, 2)
-    workers = children(process.pid)
+    workers = child_pids(process.pid)
     assert len(workers) >= 2  # two workers (and multiprocessing's resource tracker)
     process.kill()
     process.wait(timeout=5)  # not communicate(): an orphan worker would hold the pipe open
@@ -157,7 +145,7 @@ def test_ctrl_c_stops_at_once_and_the_summary_matches_the_disk(tmp_path, jobs):
     before = digest(shots)
     process = start(shots, out, "-j", jobs, "--set", "npy.load.sleep=0.4")
     wait_for_outputs(process, out, 1)
-    workers = children(process.pid)
+    workers = child_pids(process.pid)
     sent = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
     try:

@@ -10,9 +10,10 @@ import click
 
 from burstcli.collect import Collection, GroupOptions, collect
 from burstcli.default_plugins.reporters import make_reporter
-from burstcli.errors import EXIT_OK, BurstError
+from burstcli.errors import EXIT_FAILED, EXIT_OK, BurstError
 from burstcli.presets import Preset, load_preset
-from burstcli.runner import JobSpec, RunPlan, plan_outputs, run_batch
+from burstcli.runner import (Executor, ExecutorError, JobSpec, RunPlan, choose_executor,
+                             plan_outputs, run_batch)
 from burstcli.words import counted
 
 from .context import AppState, complete_presets, complete_settings, fail, get_state
@@ -39,13 +40,19 @@ from .context import AppState, complete_presets, complete_settings, fail, get_st
 @click.option("--overwrite", is_flag=True, help="Redo bursts whose output already exists.")
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1),
               help="Bursts processed in parallel (separate processes).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Run the bursts on a cluster instead of -j processes: tcp://HOST:PORT (a "
+                   "Dask scheduler; inputs and outputs on a filesystem the workers share at "
+                   "the same paths) or local:N (N Dask worker processes here). Needs "
+                   "pip install 'burstcli[dask]', or another executor plugin.")
 @click.option("--crop", metavar="X,Y,W,H", default=None,
               help="Zoom into this region of the reference frame (pixels): sets `field` on "
                    "every stage of the preset that has one, e.g. with --preset zoom4x.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; decode and write nothing.")
 def enhance(paths: tuple[Path, ...], preset: str, overrides: tuple[str, ...], output: Path | None,
             output_format: str, recursive: bool, grouper: str, gap: float, count: int,
-            overwrite: bool, jobs: int, crop: str | None, dry_run: bool) -> None:
+            overwrite: bool, jobs: int, scheduler: str | None, crop: str | None,
+            dry_run: bool) -> None:
     """Run a preset over the bursts in PATHS and write one image per burst.
 
     A folder that directly holds images is one burst; its subfolders holding images are
@@ -62,6 +69,7 @@ def enhance(paths: tuple[Path, ...], preset: str, overrides: tuple[str, ...], ou
     _check_choice("--group", grouper, state.registry.groupers)
     if grouper == "count" and count < 1:
         fail("--group count needs --count N (N >= 1)")
+    executor = _choose_executor(state, scheduler, jobs)
     output_dir = output or default_output_dir(paths[0])
     _check_writable(output_dir)
     found = _collect(state, paths, recursive, grouper, GroupOptions(gap=gap, count=count),
@@ -73,17 +81,33 @@ def enhance(paths: tuple[Path, ...], preset: str, overrides: tuple[str, ...], ou
         print_plan(plan)
         sys.exit(EXIT_OK)
     job = JobSpec(preset, overrides, output_format, state.settings)
-    sys.exit(_run(state, plan, job, jobs))
+    sys.exit(_run(state, plan, job, jobs, executor, scheduler))
 
 
-def _run(state: AppState, plan: RunPlan, job: JobSpec, jobs: int) -> int:
+def _run(state: AppState, plan: RunPlan, job: JobSpec, jobs: int, executor: Executor,
+         scheduler: str | None) -> int:
     reporter = make_reporter(sys.stdout.isatty())
     state.pm.register(reporter, name="reporter")
     state.pm.hook.burst_run_start(plan=plan)
-    summary = run_batch(plan, job, jobs=jobs, pm=state.pm,
-                        on_outcome=lambda outcome: state.pm.hook.burst_finished(outcome=outcome))
+    try:
+        summary = run_batch(
+            plan, job, jobs=jobs, executor=executor, scheduler=scheduler, pm=state.pm,
+            on_outcome=lambda outcome: state.pm.hook.burst_finished(outcome=outcome))
+    except ExecutorError as exc:  # the batch could not run at all (a scheduler unreachable)
+        fail(str(exc), EXIT_FAILED)
     state.pm.hook.burst_run_finish(summary=summary)
     return summary.exit_code
+
+
+def _choose_executor(state: AppState, scheduler: str | None, jobs: int) -> Executor:
+    """``--scheduler``'s executor, else the default one (``-j`` processes)."""
+    if scheduler is not None and jobs != 1:
+        fail("-j and --scheduler do not go together: -j is for processes on this machine "
+             "(with Dask, local:N starts N workers)")
+    try:
+        return choose_executor(state.registry.executors, scheduler)
+    except BurstError as exc:
+        fail(str(exc))
 
 
 def _load_preset(state: AppState, name: str, overrides: tuple[str, ...]) -> Preset:
