@@ -3,7 +3,8 @@ and its exact TFLite export (see README.md in this folder).
 
 Modules: :mod:`.graph` (framework-free IR, ``.npz`` files, numpy executor), :mod:`.net` (the
 multi-branch PyTorch model), :mod:`.algebra` (the folding rules on tensors), :mod:`.fold`
-(model -> graph), :mod:`.tflite_export` (graph -> ``.tflite``, and a runner).
+(model -> graph), :mod:`.tflite_export` (graph -> ``.tflite``, and a runner),
+:mod:`.tflite_import` (``.tflite`` -> graph -> a RepNet's weights: warm starts).
 
 Importing this package imports neither PyTorch nor the TFLite runtime: the names below load
 their module on first use, so the graph tools work without the ``train`` extra.
@@ -21,6 +22,7 @@ _EXPORTS = {
     "FoldStrategy": "fold", "fold_model": "fold", "fold_plan": "fold",
     "unfolded_graph": "fold", "crd_to_dcr": "fold",
     "to_tflite": "tflite_export", "save_tflite": "tflite_export", "run_tflite": "tflite_export",
+    "from_tflite": "tflite_import", "load_folded": "tflite_import",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -60,6 +60,17 @@ class SampleOptions:
     # Back-projection iterations of the classical estimate among the inputs (0: none); a
     # model's inputs, so its card carries it to inference.
     classical_iterations: int = 0
+    # Wider degradations, each drawn per sample (all off by default): bursts made elsewhere
+    # are cleaner, noisier, stored in 8 bits or JPEG'd, or softer than the sensor model's.
+    clean_share: float = 0.0  # no noise at all
+    gaussian_share: float = 0.0  # plain Gaussian noise on the stored values, not shot + read
+    gaussian_sigma: tuple[float, float] = (2e-4, 0.05)  # its sigma range (log-uniform)
+    quantize_share: float = 0.0  # frames stored in 8 bits (after the noise)
+    jpeg_share: float = 0.0  # of those, JPEG-compressed instead (quality uniform in the range)
+    jpeg_quality: tuple[int, int] = (70, 98)
+    # Gaussian lens blur before the pixel aperture, sigma U(0, blur) LR px; the truth is the
+    # blurred scene (what the lens delivers at the zoomed grid): softer frames, no deblurring.
+    blur: float = 0.0
 
 
 def make_sample(image: np.ndarray, options: SampleOptions, rng: np.random.Generator,
@@ -84,12 +95,42 @@ def make_sample(image: np.ndarray, options: SampleOptions, rng: np.random.Genera
         frames = 1 if rng.random() < options.single_frame_share else int(
             rng.integers(2, options.max_frames + 1))
     shot = float(np.exp(rng.uniform(*np.log(options.noise))))
-    burst = sensor_burst(np.ascontiguousarray(crop), s, frames, rng, shift=options.shift,
+    sigma = 0.0
+    if options.clean_share and rng.random() < options.clean_share:
+        shot = 0.0
+    elif options.gaussian_share and rng.random() < options.gaussian_share:
+        shot, sigma = 0.0, float(np.exp(rng.uniform(*np.log(options.gaussian_sigma))))
+    scene = np.ascontiguousarray(crop)
+    if options.blur:  # the lens: part of the scene the network zooms, not undone by it
+        blur = rng.uniform(0, options.blur) * s
+        scene = cv2.GaussianBlur(scene, (0, 0), blur) if blur > 0.05 else scene
+    burst = sensor_burst(scene, s, frames, rng, shift=options.shift,
                          rotation=options.rotation, noise=shot,
                          moving_patch=rng.random() < options.moving_patch_share)
-    features, base = network_input(burst.frames, _as_estimated(burst, options, rng), s,
+    frames_out = [frame + rng.normal(0, sigma, frame.shape).astype(np.float32)
+                  for frame in burst.frames] if sigma else burst.frames
+    stored = _stored(frames_out, options, rng)
+    features, base = network_input(stored, _as_estimated(burst, options, rng), s,
                                    classical_iterations=options.classical_iterations)
     return features, burst.clean - base, base
+
+
+def _stored(frames: list[np.ndarray], options: SampleOptions,
+            rng: np.random.Generator) -> list[np.ndarray]:
+    """The frames as files would keep them: as they are, or (``quantize_share``) in 8 bits,
+    some of those (``jpeg_share``) JPEG-compressed at one quality for the burst."""
+    if not options.quantize_share or rng.random() >= options.quantize_share:
+        return frames
+    quality = int(rng.integers(options.jpeg_quality[0], options.jpeg_quality[1] + 1)) \
+        if options.jpeg_share and rng.random() < options.jpeg_share else None
+    out = []
+    for frame in frames:
+        eight = np.clip(np.rint(frame * 255), 0, 255).astype(np.uint8)
+        if quality is not None:
+            eight = cv2.imdecode(cv2.imencode(".jpg", eight, [cv2.IMWRITE_JPEG_QUALITY,
+                                                              quality])[1], cv2.IMREAD_GRAYSCALE)
+        out.append(eight.astype(np.float32) / 255)
+    return out
 
 
 def bicubic_downscale(image: np.ndarray, scale: int) -> np.ndarray:

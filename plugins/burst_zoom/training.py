@@ -20,7 +20,7 @@ A config file (YAML; paths relative to it)::
               branches: [conv3, conv1-conv3, sobelx, sobely, laplacian, identity]}
     samples: {max_frames: 8, noise: [0.0001, 0.003], classical_iterations: 0}
     seed: 0
-    init: null           # a checkpoint to start from (see :func:`warm_start`)
+    init: null           # a checkpoint or folded .tflite to start from (:func:`warm_start`)
 """
 
 from __future__ import annotations
@@ -67,9 +67,7 @@ class TrainConfig:
         return input_channels(self.scale, self.sample_options().classical_iterations > 0)
 
     def sample_options(self) -> SampleOptions:
-        extra = dict(self.samples)
-        if "noise" in extra:
-            extra["noise"] = tuple(extra["noise"])
+        extra = {k: tuple(v) if isinstance(v, list) else v for k, v in self.samples.items()}
         return SampleOptions(scale=self.scale, patch=self.patch, **extra)
 
 
@@ -161,8 +159,17 @@ def train(config: TrainConfig, checkpoint: Path,
 def warm_start(model, init: Path) -> None:  # type: ignore[no-untyped-def]
     """Start from another checkpoint's weights. A model with more input channels (e.g. the
     classical estimate added) keeps the old channels' weights and starts the new ones at
-    zero weight (scale 1): it begins as exactly the old network and learns to use them."""
+    zero weight (scale 1): it begins as exactly the old network and learns to use them.
+
+    A folded ``.tflite`` (a shipped model, of this network's shape) is read back instead
+    (:func:`burst_train.tflite_import.load_folded`): each module's conv3 branch holds the
+    folded kernel, the other branches start silent, the input scale at ones; the network then
+    computes exactly what the file does."""
     import torch
+    if Path(init).suffix == ".tflite":
+        from burst_train.tflite_import import from_tflite, load_folded
+        load_folded(model, from_tflite(Path(init)))
+        return
     old = torch.load(init, weights_only=False)["model"]
     state = model.state_dict()
     for name, value in old.items():
