@@ -32,7 +32,7 @@ import pluggy
 from . import __version__, hookimpl
 from .collect import OUTPUT_MARKER, FoundBurst
 from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BurstError, ConfigError,
-                     StageError)
+                     StageError, printable)
 from .model import Burst, Frame
 from .plugins import PluginSettings, make_plugin_manager
 from .presets import Preset, load_preset
@@ -281,19 +281,26 @@ class BurstProcessor:
 
     def write(self, planned: PlannedBurst, burst: Burst,
               timings: list[tuple[str, Any, float]], seconds: float) -> None:
-        """Sidecar first, image last: the image's rename is the commit point, so a resumed
-        run redoes any burst whose image is missing."""
+        """Both files are written under temporary names first; then the sidecar is renamed,
+        and the image last: its rename is the commit point, so a resumed run redoes any burst
+        whose image is missing, and a write that fails (a full disk) leaves the previous
+        files, if any, as they were, with no sidecar describing an image that is not there."""
         image, layout = burst.product()
         problem = output_problem(image, burst)
         if problem:
             raise StageError(f"{problem}; nothing was written")
         sidecar = make_sidecar(burst, self.preset, planned.output, timings, seconds)
-        planned.output.parent.mkdir(parents=True, exist_ok=True)
-        (planned.output.parent / OUTPUT_MARKER).touch()
-        with atomic_path(planned.sidecar) as tmp:
-            tmp.write_text(json.dumps(sidecar, indent=2, default=_json_default), encoding="utf-8")
-        with atomic_path(planned.output) as tmp:
-            self.writer.write(tmp, image, layout, burst.reference_frame.exif)
+        try:
+            planned.output.parent.mkdir(parents=True, exist_ok=True)
+            (planned.output.parent / OUTPUT_MARKER).touch()
+            with atomic_path(planned.output) as image_tmp:
+                self.writer.write(image_tmp, image, layout, burst.reference_frame.exif)
+                with atomic_path(planned.sidecar) as sidecar_tmp:
+                    sidecar_tmp.write_text(json.dumps(sidecar, indent=2, default=_json_default),
+                                           encoding="utf-8")
+        except OSError as exc:
+            raise StageError(f"cannot write {printable(planned.output)}: "
+                             f"{exc.strerror or exc}; nothing was written") from None
 
     @staticmethod
     def _failed(planned: PlannedBurst, message: str, start: float) -> BurstOutcome:

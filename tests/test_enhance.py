@@ -214,3 +214,29 @@ def test_ctrl_c_before_the_batch_starts_exits_130_in_one_line(monkeypatch, capsy
         cli_module.main()
     assert stopped.value.code == EXIT_INTERRUPTED
     assert capsys.readouterr().err == "burst: interrupted\n"
+
+
+def test_a_full_disk_fails_the_burst_in_one_line_and_leaves_nothing_half_written(
+        tmp_path, npy_cli, monkeypatch):
+    """The writer runs out of space halfway through the image: one line naming the output and
+    the reason, no temp file, no sidecar without its image, the earlier output untouched."""
+    import errno
+
+    import burstcli.default_plugins.writers as writers
+
+    shots = make_shots(tmp_path / "shots", bursts=2)
+    out = tmp_path / "out"
+    assert npy_cli("enhance", shots / "b0", "-p", "npy-brightest", "-o", out).exit_code == EXIT_OK
+    before = {p.name: p.read_bytes() for p in out.glob("b0_*")}
+
+    def full(path, *args, **kwargs):
+        Path(path).write_bytes(b"II*\0 partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(writers.tifffile, "imwrite", full)
+    result = npy_cli("enhance", shots, "-p", "npy-brightest", "-o", out, "--overwrite")
+    assert result.exit_code == EXIT_FAILED
+    failed = [line for line in result.output.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 2 and all("No space left on device" in line for line in failed)
+    assert f"cannot write {out / 'b1_npy-brightest.tiff'}" in result.output
+    assert sorted(p.name for p in out.iterdir()) == [".burst-output", *sorted(before)]
+    assert {p.name: p.read_bytes() for p in out.glob("b0_*")} == before
