@@ -141,3 +141,15 @@ def test_exif_of_the_reference_is_copied(tmp_path, burst_cli, burst_synth_burst,
     assert int(str(tags["EXIF ISOSpeedRatings"])) == reference["iso"]
     exposure = tags["EXIF ExposureTime"].values[0]
     assert exposure.num / exposure.den == pytest.approx(reference["exposure_time"], rel=1e-3)
+
+
+def test_many_tiny_frames_give_a_real_image_and_one_warning_at_most(tmp_path, burst_cli,
+                                                                    burst_synth_burst):
+    """Once: 200 frames of 64x48 through denoise wrote an all-black image reported as done
+    (a degenerate homography accepted, a NaN through the merge) with 63 separate warnings."""
+    folder, _ = burst_synth_burst(frames=60, width=64, height=48, seed=11, name="tiny")
+    result = burst_cli("enhance", folder.parent, "-p", "denoise", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sum(line.startswith("warning") for line in result.output.splitlines()) <= 1
+    image = tifffile.imread(tmp_path / "out" / "tiny_denoise.tiff").astype(np.float64)
+    assert np.isfinite(image).all() and image.std() > 1000  # a photograph, not a flat field
