@@ -80,8 +80,8 @@ def collect(paths: Iterable[Path], *, extensions: frozenset[str], grouper: Group
             if images:
                 folders.setdefault(folder, {}).update(dict.fromkeys(images))
     groups: list[tuple[Path, list[InputFile]]] = []
-    for folder, images in folders.items():
-        ordered = order_frames([InputFile(p, read_exif(p) or ExifInfo()) for p in images])
+    for folder, found in folders.items():
+        ordered = order_frames([InputFile(p, read_exif(p) or ExifInfo()) for p in found])
         groups += [(folder, group) for group in grouper.split(ordered, options) if group]
     return Collection(bursts=_name_bursts(groups), ignored=tuple(ignored))
 

@@ -105,7 +105,7 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def burst_image_extensions() -> Iterable[str]:
+def burst_image_extensions() -> Iterable[str]:  # type: ignore[empty-body]
     """Return the file extensions (lower case, with the dot) this plugin can decode.
 
     Files with other extensions are ignored (and counted) when bursts are collected.

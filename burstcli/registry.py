@@ -39,12 +39,17 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     A name registered twice is a loud error naming both plugins: silently letting one win
     would run a different stage than the preset's author tested.
     """
-    stages = _collect(pm.hook.register_stages, lambda s: s.name, "stage")
-    stages = {name: dataclasses.replace(spec, plugin=plugin) for name, (spec, plugin) in stages.items()}
-    writers = _collect(pm.hook.register_writers, lambda w: w.name, "writer")
-    groupers = _collect(pm.hook.register_groupers, lambda g: g.name, "grouper")
+    found_stages: dict[str, tuple[StageSpec, str]] = _collect(pm.hook.register_stages,
+                                                              lambda s: s.name, "stage")
+    stages = {name: dataclasses.replace(spec, plugin=plugin)
+              for name, (spec, plugin) in found_stages.items()}
+    writers: dict[str, tuple[Writer, str]] = _collect(pm.hook.register_writers,
+                                                      lambda w: w.name, "writer")
+    groupers: dict[str, tuple[Grouper, str]] = _collect(pm.hook.register_groupers,
+                                                        lambda g: g.name, "grouper")
     extensions = frozenset(ext.lower() for exts in pm.hook.burst_image_extensions() for ext in exts)
-    executors = _collect(pm.hook.register_executors, lambda e: e.name, "executor")
+    executors: dict[str, tuple[Executor, str]] = _collect(pm.hook.register_executors,
+                                                          lambda e: e.name, "executor")
     return Registry(
         stages=stages,
         presets=_collect_presets(pm),

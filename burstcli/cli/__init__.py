@@ -19,8 +19,8 @@ from .enhance import enhance
 from .listing import plugins_command, presets_group, stages_command
 from .manpages import man_command
 
-CORE_COMMANDS = {
-    cmd.name: cmd
+CORE_COMMANDS: dict[str, click.Command] = {
+    str(cmd.name): cmd
     for cmd in (enhance, plugins_command, stages_command, presets_group, man_command)
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -146,7 +147,7 @@ def _check_writable(output_dir: Path) -> None:
         fail(f"--output {output_dir}: not writable{where}")
 
 
-def _check_choice(option: str, value: str, choices: dict[str, object]) -> None:
+def _check_choice(option: str, value: str, choices: Mapping[str, object]) -> None:
     if value not in choices:
         fail(f"{option}: {value!r} is not one of {', '.join(sorted(choices))}")
 

@@ -32,7 +32,9 @@ def by_time_gap(files: Sequence[InputFile], options: GroupOptions) -> list[list[
     groups: list[list[InputFile]] = []
     for file in timed:
         previous = groups[-1][-1].exif.capture_time if groups else None
-        if previous is None or (file.exif.capture_time - previous).total_seconds() > options.gap:
+        taken = file.exif.capture_time
+        assert taken is not None  # timed frames only
+        if previous is None or (taken - previous).total_seconds() > options.gap:
             groups.append([])
         groups[-1].append(file)
     return groups + ([untimed] if untimed else [])

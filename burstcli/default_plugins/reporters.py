@@ -10,7 +10,8 @@ import sys
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
+                           TimeElapsedColumn)
 
 from burstcli import hookimpl
 from burstcli.runner import BurstOutcome, RunPlan, RunSummary
@@ -74,7 +75,7 @@ class RichReporter:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(),
                                  console=self.console, transient=True)
-        self.task = None
+        self.task: TaskID = self.progress.add_task("", total=None, visible=False)
 
     @hookimpl
     def burst_run_start(self, plan: RunPlan) -> None:

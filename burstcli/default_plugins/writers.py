@@ -93,8 +93,8 @@ def exif_bytes(exif: ExifInfo) -> bytes:
     if exif.orientation:  # pixels are written as stored, so viewers must still rotate them
         block[TAG_ORIENTATION] = exif.orientation
     sub = block.get_ifd(EXIF_IFD)
-    for tag, value in _exif_ifd_values(exif).items():
-        sub[tag] = value
+    for tag, entry in _exif_ifd_values(exif).items():
+        sub[tag] = entry
     if exif.capture_time:
         block[TAG_DATETIME] = _exif_time(exif.capture_time)
     return block.tobytes()
@@ -125,13 +125,13 @@ def _tiff_exif_tags(exif: ExifInfo) -> list[tuple[int, str, int, object, bool]]:
             tags.append((tag, "s", 0, value, True))
     if exif.orientation:
         tags.append((TAG_ORIENTATION, "H", 1, exif.orientation, True))
-    for tag, value in _exif_ifd_values(exif).items():
-        if isinstance(value, str):
-            tags.append((tag, "s", 0, value, True))
-        elif isinstance(value, int):
-            tags.append((tag, "H", 1, value, True))
+    for tag, entry in _exif_ifd_values(exif).items():
+        if isinstance(entry, str):
+            tags.append((tag, "s", 0, entry, True))
+        elif isinstance(entry, int):
+            tags.append((tag, "H", 1, entry, True))
         else:
-            fraction = value.limit_rational(1_000_000)  # type: ignore[attr-defined]
+            fraction = entry.limit_rational(1_000_000)  # type: ignore[attr-defined]
             tags.append((tag, "2I", 1, (fraction[0], fraction[1]), True))
     if exif.capture_time:
         tags.append((TAG_DATETIME, "s", 0, _exif_time(exif.capture_time), True))
