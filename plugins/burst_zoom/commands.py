@@ -69,8 +69,9 @@ def _default_data() -> Path:
               help="checkpoint file (default: CONFIG with .pt); an existing one is resumed")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="override the config")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="start a new run from this checkpoint's weights (new input "
-              "channels start at zero); overrides the config's init")
+              default=None, help="start a new run from these weights: a .pt checkpoint (new "
+              "input channels start at zero) or a shipped .tflite, read back exactly; "
+              "overrides the config's init")
 @click.option("--export", "export_to", type=click.Path(path_type=Path), default=None,
               help="fold and export to this .tflite when training ends")
 def train_command(config: Path, out: Path | None, steps: int | None, init: Path | None,
