@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from burstcli import Burst, Frame, hookimpl, param, stage
-from burst_decode.arrays import grey_proxy
+from burstlib.arrays import grey_proxy
 
 from .exposure import PROXY_TO_SENSOR, exposure_gain  # noqa: F401 (exposure_gain: public)
 from .register import prepare, register

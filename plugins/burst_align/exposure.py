@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burst_decode.arrays import grey_proxy
+from burstlib.arrays import grey_proxy
 
 #: The gain is measured on copies at most this large: a mean level needs no more pixels.
 GAIN_SIDE = 256

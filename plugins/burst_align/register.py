@@ -31,7 +31,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from burst_blur.noise import haar_details
+from burstlib.noise import haar_details
 
 from . import lk
 from .initial import phase_peaks, tile_votes, translation

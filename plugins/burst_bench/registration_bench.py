@@ -335,7 +335,7 @@ def align_peer(made: Made, motion: int) -> tuple[list[np.ndarray | None], float]
     """The textbook peer: ECC (``motion``: cv2.MOTION_TRANSLATION or MOTION_EUCLIDEAN) coarse
     to fine from the identity on the luminance proxies, bilinear warps."""
     from burst_align import to_frame_pixels
-    from burst_decode.arrays import grey_proxy
+    from burstlib.arrays import grey_proxy
     burst = as_burst(made)
     start = CLOCK()
     reference = grey_proxy(burst.frames[0])

@@ -17,10 +17,10 @@ import numpy as np
 
 from burstcli import Burst, hookimpl, param, stage
 from burstcli.errors import ConfigError
-from burst_decode.arrays import grey_proxy
+from burstlib.arrays import grey_proxy
 
 from . import measures, spectrum
-from .noise import NoiseMode, noise_variances
+from burstlib.noise import NoiseMode, noise_variances
 
 NOISE_HELP = ("noise correction: profile (the file's noise profile), estimate (measured per "
               "frame in its flattest blocks), auto (profile where every frame has one, else "

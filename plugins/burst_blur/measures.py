@@ -13,7 +13,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .noise import noise_variance_estimate  # noqa: F401 - burst_merge imports it from here
 
 TINY = 1e-12
 LAPLACIAN_ENERGY = 20.0  # sum of squares of the 4-neighbour Laplacian [0 1 0; 1 -4 1; 0 1 0]

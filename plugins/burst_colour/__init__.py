@@ -13,7 +13,7 @@ import numpy as np
 
 from burstcli import Burst, Frame, NoParams, hookimpl, stage
 from burstcli.errors import StageError
-from burst_decode.arrays import normalized
+from burstlib.arrays import normalized
 
 from .convert import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 

@@ -14,7 +14,7 @@ import rawpy
 
 from burstcli import Burst, Frame, NoParams, RawInfo, hookimpl, param, stage
 from burstcli.errors import StageError
-from burst_decode.arrays import cfa_site_indices, normalize_raw
+from burstlib.arrays import cfa_site_indices, normalize_raw
 
 from .libraw import ALGORITHMS, libraw_demosaic
 from .vng import vng_demosaic

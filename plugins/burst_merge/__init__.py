@@ -13,8 +13,8 @@ from burstcli import Burst, Frame, hookimpl, param, stage
 from burstcli.errors import StageError
 from burst_align.exposure import overlap_ratio
 from burst_align.lk import gaussian_noise_gain
-from burst_blur.measures import noise_variance_estimate
-from burst_decode.arrays import channel_mean, grey_proxy, noise_coefficients, normalized
+from burstlib.noise import noise_variance_estimate
+from burstlib.arrays import channel_mean, grey_proxy, noise_coefficients, normalized
 
 from .agreement import (CALIBRATION_BOUNDS, MERGE_BOUNDS, disagreement, proxy_noise, proxy_of,
                         quantisation_floor, sample_noise)

@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burst_blur.noise import noise_level_function, proxy_channels
-from burst_decode.arrays import grey_proxy, noise_coefficients
+from burstlib.noise import noise_level_function, proxy_channels
+from burstlib.arrays import grey_proxy, noise_coefficients
 
 #: Bounds of the measured factor between a frame's disagreement and the noise model's: the
 #: upper keeps a large moving object from calibrating itself away.

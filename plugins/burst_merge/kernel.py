@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from burstcli import Frame
-from burst_decode.arrays import cfa_site_indices, normalized
+from burstlib.arrays import cfa_site_indices, normalized
 
 #: RawInfo colour letters -> output channel.
 CHANNEL = {"R": 0, "G": 1, "B": 2}

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burst_decode.arrays import channel_mean, normalized
+from burstlib.arrays import channel_mean, normalized
 
 #: Frames held out, at most.
 HELD_OUT = 2

@@ -7,7 +7,7 @@ import numpy as np
 
 from burstcli import Frame
 from burst_align import source_positions
-from burst_decode.arrays import normalized
+from burstlib.arrays import normalized
 
 INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
                  "lanczos": cv2.INTER_LANCZOS4}

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burst_decode.arrays import normalized
+from burstlib.arrays import normalized
 from burst_merge.kernel import Accumulator, output_positions, sample_channels
 from burst_synth.sensor import hr_from_lr
 

@@ -14,7 +14,7 @@ from burstcli import Frame
 from burstcli.errors import StageError
 from burst_align.exposure import shared_gain
 from burst_colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
-from burst_decode.arrays import normalized
+from burstlib.arrays import normalized
 
 from .features import bicubic, depth_to_space, input_channels, network_input, space_to_depth
 from .motion import motion_weights

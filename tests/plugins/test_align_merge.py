@@ -104,7 +104,7 @@ def test_real_jpeg_burst_denoises_without_losing_detail(tmp_path, burst_cli, sha
     assert result.exit_code == 0, result.output
     out = cv2.imread(str(tmp_path / "out" / "hdrplus_denoise.png"), cv2.IMREAD_UNCHANGED)
     assert out.dtype == np.uint16 and out.shape == (480, 640, 3)
-    from burst_blur.measures import noise_variance_estimate
+    from burstlib.noise import noise_variance_estimate
     import json
     record = json.loads((tmp_path / "out" / "hdrplus_denoise.json").read_text())
     reference = iio.imread(record["frames"][record["reference"]]["path"]).astype(np.float32) / 255

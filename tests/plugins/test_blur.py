@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from burst_blur import frequency, laplacian, tenengrad
-from burst_blur.noise import noise_variance_estimate
+from burstlib.noise import noise_variance_estimate
 from burstcli import Burst, Frame, RawInfo
 from burstcli.errors import ConfigError
 

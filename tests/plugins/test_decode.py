@@ -13,7 +13,7 @@ import pytest
 import tifffile
 
 from burst_decode import burst_image_extensions, burst_read_exif, decode
-from burst_decode.arrays import cfa_site_indices, grey_proxy, normalized
+from burstlib.arrays import cfa_site_indices, grey_proxy, normalized
 from burst_decode.rawmeta import rgb_from_camera
 from burst_synth.dng import write_dng
 from burstcli import Burst, ExifInfo, Frame, RawInfo

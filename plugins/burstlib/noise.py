@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from burstcli import Frame
-from burst_decode.arrays import noise_coefficients
+from burstlib.arrays import noise_coefficients
 
 NoiseMode = Literal["auto", "profile", "estimate", "none"]
 

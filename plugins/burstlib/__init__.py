@@ -1,0 +1,8 @@
+"""burst's shared array library: what stage plugins have in common, for ours and a third
+party's alike.
+
+Arrays in, arrays out, no knowledge of the pipeline beyond the :mod:`burstcli` model types
+(``Frame``, ``RawInfo``): decoded-array helpers and the luminance proxy (:mod:`.arrays`), noise
+estimates (:mod:`.noise`). Stage plugins import :mod:`burstcli` and this library, never each
+other (``tests/test_plugin_imports.py``).
+"""
