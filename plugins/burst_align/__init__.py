@@ -10,7 +10,7 @@ import numpy as np
 from burstcli import Burst, Frame, hookimpl, param, stage
 from burstlib.arrays import grey_proxy
 
-from .exposure import PROXY_TO_SENSOR, exposure_gain  # noqa: F401 (exposure_gain: public)
+from burstlib.exposure import PROXY_TO_SENSOR, exposure_gain  # noqa: F401 (exposure_gain: public)
 from .register import prepare, register
 
 REASONS_SHOWN = 5  # a warning names the reason of each dropped frame up to this many frames

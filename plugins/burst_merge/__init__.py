@@ -11,7 +11,7 @@ import numpy as np
 
 from burstcli import Burst, Frame, hookimpl, param, stage
 from burstcli.errors import StageError
-from burst_align.exposure import overlap_ratio
+from burstlib.exposure import overlap_ratio
 from burst_align.lk import gaussian_noise_gain
 from burstlib.noise import noise_variance_estimate
 from burstlib.arrays import channel_mean, grey_proxy, noise_coefficients, normalized

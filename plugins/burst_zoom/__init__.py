@@ -11,7 +11,7 @@ import numpy as np
 
 from burstcli import Burst, hookimpl, param, stage
 from burstcli.errors import StageError
-from burst_align import exposure_gain
+from burstlib.exposure import exposure_gain
 from burstlib.arrays import normalized
 
 from .classical import (Grid, SensorModel, back_project, back_project_validated, bicubic_start,

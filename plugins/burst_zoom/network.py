@@ -12,7 +12,7 @@ import numpy as np
 
 from burstcli import Frame
 from burstcli.errors import StageError
-from burst_align.exposure import shared_gain
+from burstlib.exposure import shared_gain
 from burst_colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burstlib.arrays import normalized
 

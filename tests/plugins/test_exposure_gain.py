@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from burst_align import exposure_gain
+from burstlib.exposure import exposure_gain
 from burstcli import Frame
 
 
