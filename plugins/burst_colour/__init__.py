@@ -1,7 +1,7 @@
 """Colour stages: RGB to YUV (BT.601) and back, for stages that work on luma (004 [0141]).
 
 ``colour.yuv`` turns every developed frame (and the chain's image, if any) into YUV, layout
-``yuv``: channel 0 is Y, 1 and 2 are U and V (see :mod:`burst_colour.convert`). A stage that
+``yuv``: channel 0 is Y, 1 and 2 are U and V (see :mod:`burstlib.colour`). A stage that
 understands ``yuv`` (``zoom.network``) then enlarges Y with its network and U, V by bicubic
 interpolation; ``colour.rgb`` turns the result back. Grey frames have no colour and stay as
 they are. A ``yuv`` product cannot be written: end such a pipeline with ``colour.rgb``.
@@ -15,7 +15,7 @@ from burstcli import Burst, Frame, NoParams, hookimpl, stage
 from burstcli.errors import StageError
 from burstlib.arrays import normalized
 
-from .convert import rgb_to_yuv, upsample_chroma, yuv_to_rgb
+from burstlib.colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 
 __all__ = ["colour_rgb", "colour_yuv", "rgb_to_yuv", "upsample_chroma", "yuv_to_rgb"]
 

@@ -13,7 +13,7 @@ import numpy as np
 from burstcli import Frame
 from burstcli.errors import StageError
 from burstlib.exposure import shared_gain
-from burst_colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
+from burstlib.colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burstlib.arrays import normalized
 
 from .features import bicubic, depth_to_space, input_channels, network_input, space_to_depth

@@ -118,7 +118,7 @@ def test_warm_start_adds_the_classical_input_without_changing_the_network(traine
 def test_zoom_chroma_comes_from_all_frames_and_keeps_what_moved():
     """U and V are the median of the registered frames' (blotches average out), and a
     coloured object that moved in one frame keeps the reference's colour."""
-    from burst_colour import rgb_to_yuv
+    from burstlib.colour import rgb_to_yuv
     from burst_zoom.network import merged_chroma
     rng = np.random.default_rng(3)
     clean = np.full((40, 48, 3), 0.5, np.float32)
