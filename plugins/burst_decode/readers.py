@@ -75,7 +75,7 @@ def read_raw(path: Path) -> Decoded:
         raise BadFileError(path, f"not a {path.suffix.lstrip('.').upper()} RAW file (it is {kind})")
     try:
         with _libraw_open(path) as raw:  # closes LibRaw's buffers frame by frame
-            return _decoded_raw(path, raw)
+            return _decoded_raw(path, raw, kind)
     except rawpy.LibRawFileUnsupportedError:
         raise BadFileError(path, _unsupported_reason(path)) from None
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
@@ -113,7 +113,8 @@ def _libraw_text(exc: Exception) -> str:
     return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
 
 
-def _decoded_raw(path: Path, raw: rawpy.RawPy) -> Decoded:
+def _decoded_raw(path: Path, raw: rawpy.RawPy, kind: str | None) -> Decoded:
+    """``kind``: what the file's first bytes say it is (:func:`what_is`)."""
     tags = read_tags(path)
     exif = exif_from_tags(tags)
     if exif.exposure_time is None or exif.iso is None or exif.capture_time is None:
@@ -129,7 +130,7 @@ def _decoded_raw(path: Path, raw: rawpy.RawPy) -> Decoded:
     if pixels.size == 0:
         raise BadFileError(path, "RAW file holds no image data")
     _check_white_level(path, pixels, raw)
-    _check_header(path, raw)
+    _check_header(path, raw, kind)
     return Decoded(pixels, layout, raw_info(raw, pattern, noise_profile(path, tags)), exif)
 
 
@@ -156,7 +157,7 @@ def _check_white_level(path: Path, pixels: np.ndarray, raw: rawpy.RawPy) -> None
                                  "file?)")
 
 
-def _check_header(path: Path, raw: rawpy.RawPy) -> None:
+def _check_header(path: Path, raw: rawpy.RawPy, kind: str | None) -> None:
     """Refuse a file LibRaw could only lay out by guesswork: no container it recognises by
     its first bytes and no capture metadata at all (no ISO, no shutter, no time). LibRaw
     then sizes a headerless mosaic by the file's length alone (some old cameras wrote such
@@ -164,7 +165,7 @@ def _check_header(path: Path, raw: rawpy.RawPy) -> None:
     other = raw.other
     no_metadata = not other.iso_speed and not other.shutter_speed and \
         other.timestamp.timestamp() <= 0
-    if no_metadata and what_is(path) is None:
+    if no_metadata and kind is None:
         raise BadFileError(path, "no RAW header LibRaw knows and no capture metadata: its "
                                  "size and layout would be guessed from its length")
 

@@ -14,7 +14,7 @@ from burstcli.errors import StageError
 from burstlib.exposure import overlap_ratio
 from burst_align.lk import gaussian_noise_gain
 from burstlib.noise import noise_variance_estimate
-from burstlib.arrays import channel_mean, grey_proxy, noise_coefficients, normalized
+from burstlib.arrays import channel_mean, grey_proxy, noise_coefficients, normalized, per_pixel
 
 from .agreement import (CALIBRATION_BOUNDS, MERGE_BOUNDS, disagreement, proxy_noise, proxy_of,
                         quantisation_floor, sample_noise)
@@ -66,8 +66,8 @@ def merge_mean(burst: Burst, params: MeanParams) -> Burst:
     total, weight = reference.copy(), np.ones_like(reference)
     for index in others:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
-        total += warped * overlap_ratio(reference, warped, valid) * _per_pixel(valid, total)
-        weight += _per_pixel(valid, total)
+        total += warped * overlap_ratio(reference, warped, valid) * per_pixel(valid, total)
+        weight += per_pixel(valid, total)
     return _result(burst, total / weight, "merge.mean", {"frames": [ref_index, *others]})
 
 
@@ -97,7 +97,7 @@ def merge_sequential(burst: Burst, params: SequentialParams) -> Burst:
         aligned = frame.replace(transform=to_frame_pixels(found.homography, frame))
         warped, valid = warp_to_reference(aligned, fused.shape, params.interpolation)
         warped = warped * overlap_ratio(fused, warped, valid)
-        step = _per_pixel(valid, fused) / count  # where the frame does not reach, F stays
+        step = per_pixel(valid, fused) / count  # where the frame does not reach, F stays
         fused = fused * (1 - step) + warped * step
     return _result(burst, fused, "merge.sequential", {"frames": [ref_index, *others]})
 
@@ -164,7 +164,7 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     def shrink(image: np.ndarray, frames: np.ndarray) -> np.ndarray:  # the window's
         if variance is None:
             return image
-        return shrink_residual_noise(image, window.of(variance) / _per_pixel(frames, image),
+        return shrink_residual_noise(image, window.of(variance) / per_pixel(frames, image),
                                      strength)
 
     trust = fit_trust(window, window.of(reference), window.of(sums.total),
@@ -172,12 +172,12 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     detail = detail_level(proxy_of(ref_frame, reference)) if sums.held else None
     share = share_map(detail, trust.centres, trust.merge) if sums.held else np.float32(1.0)
     merged = sums.total
-    merged /= _per_pixel(sums.weight, merged)
+    merged /= per_pixel(sums.weight, merged)
     if sums.held:
         merged = _blend(reference, merged, share)
     if strength > 0:
         frames = effective_frames(share, sums.weight)
-        shrunk = shrink_residual_noise(merged, variance / _per_pixel(frames, merged), strength)
+        shrunk = shrink_residual_noise(merged, variance / per_pixel(frames, merged), strength)
         merged = (_blend(merged, shrunk, share_map(detail, trust.centres, trust.shrink))
                   if sums.held else shrunk)
     return _result(burst, merged, "merge.robust",
@@ -217,7 +217,7 @@ def _robust_sums(burst: Burst, others: list[int], reference: np.ndarray, noise: 
         if index in held_out:
             sums.held.append(HeldOutFrame(frame, gain, window.of(warped).copy(),
                                           window.of(agree).copy()))
-        warped *= _per_pixel(agree, warped)
+        warped *= per_pixel(agree, warped)
         sums.total += warped
         sums.weight += agree
     return sums
@@ -226,7 +226,7 @@ def _robust_sums(burst: Burst, others: list[int], reference: np.ndarray, noise: 
 def _blend(base: np.ndarray, target: np.ndarray, share: np.ndarray) -> np.ndarray:
     """``base + share x (target - base)``, a 2-D share for every channel, into ``target``."""
     np.subtract(target, base, out=target)
-    target *= _per_pixel(share, target)
+    target *= per_pixel(share, target)
     target += base
     return target
 
@@ -352,11 +352,6 @@ def _agreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid: n
     return weight, factor
 
 
-def _per_pixel(weight: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """A 2-D weight map shaped to multiply ``like`` (one weight for all channels)."""
-    return weight[..., None] if like.ndim == 3 else weight
-
-
 @dataclasses.dataclass(frozen=True)
 class KernelParams:
     sigma: float = param(0.5, "Gaussian kernel radius (sigma) in sensor pixels: larger "
@@ -470,7 +465,7 @@ def merge_wiener(burst: Burst, params: WienerParams) -> Burst:
     mergers = [TileMerger(reference[p], variance[p], params.strength) for p in planes]
     for index in others:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
-        inside = _per_pixel(valid, reference)
+        inside = per_pixel(valid, reference)
         # Outside the frame's view the reference stands in: D = 0 there.
         gain = overlap_ratio(reference, warped, valid)
         filled = warped * gain * inside + reference * (1 - inside)
@@ -523,7 +518,7 @@ def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
     for index in others:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
         gain = overlap_ratio(reference, warped, valid)
-        inside = _per_pixel(valid, reference)
+        inside = per_pixel(valid, reference)
         stack.append(warped * gain * inside + reference * (1 - inside))  # uncovered: reference
     frames = np.stack(stack)
     out = np.empty_like(reference)

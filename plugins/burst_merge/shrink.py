@@ -71,30 +71,29 @@ def shrink_residual_noise(image: np.ndarray, variance: np.ndarray,
         plane = np.ascontiguousarray(planes[..., c])
         noise = np.ascontiguousarray(variances[..., c], dtype=np.float32) * np.float32(strength)
         details, smooth = _details(plane, LEVELS)
-        pilot = _shrunk(details, smooth, noise, _first_pass_keep)
-        pilot_details, _ = _details(pilot, LEVELS)
-        out[..., c] = _shrunk(details, smooth, noise, _second_pass_keep, pilot_details)
+        pilot = _shrunk(details, smooth, noise)
+        out[..., c] = _shrunk(details, smooth, noise, _details(pilot, LEVELS)[0])
     return out[..., 0] if image.ndim == 2 else out
 
 
-def _first_pass_keep(detail: np.ndarray, noise: np.ndarray, share: float,
-                     pilot: np.ndarray | None) -> np.ndarray:
-    """max(E - s^2, 0) / E, E the detail's local energy, in place (12 MP: no temporaries)."""
-    energy = cv2.blur(cv2.multiply(detail, detail), (ENERGY_WINDOW, ENERGY_WINDOW),
-                      borderType=cv2.BORDER_REFLECT)
-    keep = cv2.scaleAdd(noise, -share, energy)
-    np.maximum(keep, 0.0, out=keep)
-    np.maximum(energy, 1e-20, out=energy)
-    np.divide(keep, energy, out=keep)
-    return keep
+def _local_energy(detail: np.ndarray) -> np.ndarray:
+    return cv2.blur(cv2.multiply(detail, detail), (ENERGY_WINDOW, ENERGY_WINDOW),
+                    borderType=cv2.BORDER_REFLECT)
 
 
-def _second_pass_keep(detail: np.ndarray, noise: np.ndarray, share: float,
-                      pilot: np.ndarray | None) -> np.ndarray:
-    """P^2 / (P^2 + s^2), P^2 the pilot detail's local energy."""
-    assert pilot is not None
-    energy = cv2.blur(cv2.multiply(pilot, pilot), (ENERGY_WINDOW, ENERGY_WINDOW),
-                      borderType=cv2.BORDER_REFLECT)
+def _kept(detail: np.ndarray, noise: np.ndarray, share: float,
+          pilot: np.ndarray | None) -> np.ndarray:
+    """The share of ``detail`` kept, in place (12 MP: no temporaries): max(E - s^2, 0) / E
+    with E the detail's local energy (first pass), or P^2 / (P^2 + s^2) with P^2 the
+    pilot's (second pass)."""
+    if pilot is None:
+        energy = _local_energy(detail)
+        keep = cv2.scaleAdd(noise, -share, energy)
+        np.maximum(keep, 0.0, out=keep)
+        np.maximum(energy, 1e-20, out=energy)
+        np.divide(keep, energy, out=keep)
+        return keep
+    energy = _local_energy(pilot)
     total = cv2.scaleAdd(noise, share, energy)
     np.maximum(total, 1e-20, out=total)
     np.divide(energy, total, out=energy)
@@ -102,10 +101,10 @@ def _second_pass_keep(detail: np.ndarray, noise: np.ndarray, share: float,
 
 
 def _shrunk(details: list[np.ndarray], smooth: np.ndarray, noise: np.ndarray,
-            keep_of, pilots: list[np.ndarray] | None = None) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """The coarse residue plus every detail level times its kept share."""
+            pilots: list[np.ndarray] | None = None) -> np.ndarray:
+    """The coarse residue plus every detail level times its kept share (with ``pilots``, the
+    second pass's)."""
     result = smooth.copy()
     for level, (detail, share) in enumerate(zip(details, _noise_shares())):
-        keep = keep_of(detail, noise, share, pilots[level] if pilots else None)
-        result += detail * keep
+        result += detail * _kept(detail, noise, share, pilots[level] if pilots else None)
     return result

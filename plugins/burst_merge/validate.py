@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burstlib.arrays import channel_mean, normalized
+from burstlib.arrays import channel_mean, normalized, per_pixel
 
 #: Frames held out, at most.
 HELD_OUT = 2
@@ -184,29 +184,25 @@ def fit_trust(window: Window, reference: np.ndarray, total: np.ndarray, weight: 
     detail = detail_level(reference if reference.ndim == 2 else channel_mean(reference))
     edges = np.quantile(detail, np.linspace(0, 1, DETAIL_BINS + 1)[1:-1])
     merge_fit, shrink_fit = _Fit(edges), _Fit(edges)
-    merged_without = [(total - _spread(h.agree, total) * h.warped) /
-                      _spread(np.maximum(weight - h.agree, 1e-6), total) for h in held]
+    merged_without = [(total - per_pixel(h.agree, total) * h.warped) /
+                      per_pixel(np.maximum(weight - h.agree, 1e-6), total) for h in held]
     carries = [_in_frame_grid(window, h) for h in held]
     # What each held-out frame recorded, in the window's rectangle of its own grid.
     owns = [normalized(h.frame.replace(pixels=window.of(h.frame.pixels))) * np.float32(h.gain)
             for h in held]
-    for h, merged, carry, own in zip(held, merged_without, carries, owns):
-        merge_fit.add(own - carry(reference), carry(merged - reference), carry(h.agree),
-                      carry(detail))
+    # Each held-out frame's agreement and the detail level, in its own grid (both fits use them).
+    seen = [(carry(h.agree), carry(detail)) for h, carry in zip(held, carries)]
+    for merged, carry, own, (agree, level) in zip(merged_without, carries, owns, seen):
+        merge_fit.add(own - carry(reference), carry(merged - reference), agree, level)
     centres, merge_shares = merge_fit.shares()
     trusted = share_map(detail, centres, merge_shares)
-    for h, merged, carry, own in zip(held, merged_without, carries, owns):
-        kept = reference + _spread(trusted, merged) * (merged - reference)
+    for h, merged, carry, own, (agree, level) in zip(held, merged_without, carries, owns, seen):
+        kept = reference + per_pixel(trusted, merged) * (merged - reference)
         frames = effective_frames(trusted, np.maximum(weight - h.agree, 1.0))
         change = shrink(kept, frames) - kept
-        shrink_fit.add(own - carry(kept), carry(change), carry(h.agree), carry(detail))
+        shrink_fit.add(own - carry(kept), carry(change), agree, level)
     _, shrink_shares = shrink_fit.shares()
     return Trust(centres, merge_shares, shrink_shares)
-
-
-def _spread(plane: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """A 2-D map shaped to multiply ``like`` (one value for every channel)."""
-    return plane[..., None] if like.ndim == 3 else plane
 
 
 def effective_frames(share: np.ndarray, weight: np.ndarray) -> np.ndarray:

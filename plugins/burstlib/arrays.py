@@ -119,3 +119,9 @@ def noise_coefficients(frame: Frame) -> tuple[float, float] | None:
         return None
     scale, offset = np.mean(np.asarray(profile, dtype=np.float64), axis=0)
     return float(scale), float(offset)
+
+
+def per_pixel(plane: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A 2-D map (H x W) shaped to multiply ``like`` (H x W or H x W x C): one value for
+    every channel."""
+    return plane[..., None] if like.ndim == 3 else plane
