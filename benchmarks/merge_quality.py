@@ -27,12 +27,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from burst_align import align_global, align_local, positions_in_frame
+from burst_align import align_global, align_local
+from burstlib.warps import positions_in_frame
 from burst_decode import decode
 from burst_merge import (deblur_fourier, merge_kernel, merge_mean, merge_robust, merge_sequential,
                          merge_wiener)
-from burst_synth.api import SynthOptions, load_truth, make_burst
-from burst_synth.render import mosaic
+from burstlib.synth.api import SynthOptions, load_truth, make_burst
+from burstlib.synth.render import mosaic
 from burstcli import Burst, Frame
 
 BORDER = 16
@@ -137,8 +138,8 @@ def real_raw_burst(folder: Path, name: str, frames: int, shot: float, seed: int)
     """A DNG burst cut from a real Bayer mosaic: windows shifted by whole Bayer cells (known
     transforms), with noise added on top of the sensor's own (the truth is the noiseless
     reference window, i.e. the real capture)."""
-    from burst_synth.dng import write_dng
-    from burst_synth.render import add_noise, quantise
+    from burstlib.dng import write_dng
+    from burstlib.synth.render import add_noise, quantise
 
     file, shape, black, white = REAL_MOSAICS[name]
     data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / file

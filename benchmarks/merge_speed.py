@@ -22,7 +22,7 @@ import rawpy
 from burst_align import align_global, align_local
 from burst_decode import decode
 from burst_merge import merge_kernel, merge_robust, merge_wiener
-from burst_synth.api import SynthOptions, make_burst
+from burstlib.synth.api import SynthOptions, make_burst
 from burstcli import Burst, Frame
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from burst_blur import frequency, laplacian, tenengrad
 from burst_decode import decode
 from burst_select import select
-from burst_synth.api import SynthOptions, make_burst
+from burstlib.synth.api import SynthOptions, make_burst
 from burstcli import Burst, Frame
 
 SCORERS = {"frequency": frequency, "laplacian": laplacian, "tenengrad": tenengrad}

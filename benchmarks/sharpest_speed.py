@@ -22,7 +22,7 @@ from pathlib import Path
 import rawpy
 from click.testing import CliRunner
 
-from burst_synth.api import SynthOptions, make_burst
+from burstlib.synth.api import SynthOptions, make_burst
 from burstcli.cli import cli
 
 

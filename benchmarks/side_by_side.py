@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from burst_synth.api import SynthOptions, make_burst
+from burstlib.synth.api import SynthOptions, make_burst
 
 
 def run(burst: str, preset: str, shots: Path, out: Path) -> tuple[float, dict[str, float]]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import rawpy
 
-from burst_synth.api import SynthOptions, make_burst
+from burstlib.synth.api import SynthOptions, make_burst
 
 
 def main() -> None:

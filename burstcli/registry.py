@@ -4,6 +4,7 @@ executors."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,6 +13,7 @@ import pluggy
 
 from .collect import Grouper
 from .errors import ConfigError
+from .model import Burst
 from .stage import StageSpec
 from .writers import Writer
 
@@ -84,3 +86,30 @@ def _collect_presets(pm: pluggy.PluginManager) -> dict[str, Path]:
 
     pm.hook.register_presets(register=register)
     return presets
+
+
+@functools.lru_cache(maxsize=1)
+def _installed() -> tuple[pluggy.PluginManager, Registry]:
+    from .plugins import make_plugin_manager  # the plugin manager imports this module
+    pm = make_plugin_manager()
+    return pm, build_registry(pm)
+
+
+def find_stage(name: str) -> StageSpec:
+    """The installed stage called ``name`` (e.g. ``"align.global"``), as a preset names it."""
+    stages = _installed()[1].stages
+    if name not in stages:
+        raise ConfigError(f"no installed stage is called {name!r}")
+    return stages[name]
+
+
+def run_stage(name: str, burst: Burst, **params: Any) -> Burst:
+    """Run the installed stage ``name`` on ``burst`` with ``params`` (validated as ``--set``
+    values are), through the ``burst_run_stage`` hook as the runner calls it.
+
+    For plugins that drive other plugins' stages (benchmarks, training recipes) without
+    importing them: a plugin imports :mod:`burstcli` and :mod:`burstlib`, never another
+    plugin, so it works whichever plugin provides the stage."""
+    spec = find_stage(name)
+    validated = spec.make_params(params, source=f"run_stage({name!r})")
+    return _installed()[0].hook.burst_run_stage(spec=spec, burst=burst, params=validated)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from burst_synth.dng import write_dng
+from burstlib.dng import write_dng
 
 
 def run_sharpest(burst_cli, shots: Path, *args: str):

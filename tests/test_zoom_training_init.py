@@ -13,9 +13,9 @@ pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
 
 import torch  # noqa: E402
 
-from burst_train.fold import fold_model  # noqa: E402
-from burst_train.tflite_export import run_tflite  # noqa: E402
-from burst_train.tflite_import import from_tflite, load_folded  # noqa: E402
+from burstlib.nn.fold import fold_model  # noqa: E402
+from burstlib.nn.tflite_export import run_tflite  # noqa: E402
+from burstlib.nn.tflite_import import from_tflite, load_folded  # noqa: E402
 from burst_zoom.network import MODELS  # noqa: E402
 from burst_zoom.samples import SampleOptions, make_sample  # noqa: E402
 from burst_zoom.training import TrainConfig, build_network, warm_start  # noqa: E402

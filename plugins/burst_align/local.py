@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .register import to_uint8
+from burstlib.registration.register import to_uint8
 
 
 def _smooth_proxy(grey: np.ndarray) -> np.ndarray:

@@ -291,7 +291,7 @@ def _gains(rng: np.random.Generator) -> np.ndarray:
 def _write_dng(path: Path, linear: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> Path:
     """A Bayer DNG of a camera whose raw space is linear sRGB divided by its white balance:
     developed with the as-shot neutral and no further matrix, its clean frame is ``linear``."""
-    from burst_synth.dng import write_dng  # the DNG writer is tested against rawpy there
+    from burstlib.dng import write_dng  # the DNG writer is tested against rawpy there
 
     gains = _gains(np.random.default_rng(recipe.seed))  # one camera per burst
     camera = linear / gains

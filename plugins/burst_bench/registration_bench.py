@@ -49,6 +49,7 @@ import numpy as np
 
 from burstcli import Burst, Frame
 from burstcli.model import RawInfo
+from burstcli.registry import find_stage, run_stage
 
 DATA = Path.cwd().parent / "shared" / "data"  # beside the checkout, as the README says
 SETS = ("b100", "set14", "urban100_subset", "kodak24")
@@ -322,10 +323,9 @@ class Tally:
 
 def align_ours(made: Made) -> tuple[list[np.ndarray | None], float]:
     """align.global's transforms (None: left out of the merge) and its seconds."""
-    from burst_align import align_global
     burst = as_burst(made)
     start = CLOCK()
-    out = align_global(burst, align_global.params_type())
+    out = run_stage("align.global", burst)
     seconds = CLOCK() - start
     kept = set(out.active_indices)
     return [f.transform if i in kept else None for i, f in enumerate(out.frames)], seconds
@@ -334,7 +334,7 @@ def align_ours(made: Made) -> tuple[list[np.ndarray | None], float]:
 def align_peer(made: Made, motion: int) -> tuple[list[np.ndarray | None], float]:
     """The textbook peer: ECC (``motion``: cv2.MOTION_TRANSLATION or MOTION_EUCLIDEAN) coarse
     to fine from the identity on the luminance proxies, bilinear warps."""
-    from burst_align import to_frame_pixels
+    from burstlib.warps import to_frame_pixels
     from burstlib.arrays import grey_proxy
     burst = as_burst(made)
     start = CLOCK()
@@ -511,8 +511,7 @@ def main(argv: list[str] | None = None) -> None:
     CLOCK = time.perf_counter if args.wall else time.process_time
     if not args.data.is_dir():
         sys.exit(f"real photographs not found at {args.data} (see ../shared/data/README.md)")
-    import burst_align
-    print(f"align.global from {Path(burst_align.__file__).parent}")
+    print(f"align.global from the {find_stage('align.global').plugin!r} plugin")
     sources = load_sources(args.data, SETS[:3])
     tables = ["speed"] if args.speed else args.tables
     for table in tables:

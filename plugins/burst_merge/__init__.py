@@ -11,17 +11,16 @@ import numpy as np
 
 from burstcli import Burst, Frame, hookimpl, param, stage
 from burstcli.errors import StageError
-from burstlib.exposure import overlap_ratio
-from burst_align.lk import gaussian_noise_gain
-from burstlib.noise import noise_variance_estimate
+from burstlib.agreement import (MERGE_BOUNDS, agreement_weight, plane_of, proxy_noise, proxy_of,
+                                quantisation_floor, sample_noise)
 from burstlib.arrays import channel_mean, grey_proxy, noise_coefficients, normalized, per_pixel
+from burstlib.exposure import overlap_ratio
+from burstlib.noise import noise_variance_estimate
+from burstlib.warps import full_flow, warp_to_reference
 
-from .agreement import (CALIBRATION_BOUNDS, MERGE_BOUNDS, disagreement, proxy_noise, proxy_of,
-                        quantisation_floor, sample_noise)
 from .shrink import shrink_residual_noise
 from .validate import (HELD_OUT, HeldOutFrame, Window, detail_level,
                        effective_frames, fit_trust, share_map)
-from .warp import full_flow, warp_to_reference
 
 Interpolation = Literal["bilinear", "cubic", "lanczos"]
 INTERPOLATION_HELP = "how frames are resampled onto the reference grid"
@@ -85,8 +84,8 @@ def merge_sequential(burst: Burst, params: SequentialParams) -> Burst:
     registered to F(i-1) afresh (features + ECC on the luminance proxies), so each step sees a
     cleaner target than the noisy reference alone.
     """
-    from burst_align import to_frame_pixels
-    from burst_align.register import register
+    from burstlib.warps import to_frame_pixels
+    from burstlib.registration.register import register
 
     ref_index, others = _registered(burst)
     reference_frame = burst.frames[ref_index]
@@ -208,9 +207,10 @@ def _robust_sums(burst: Burst, others: list[int], reference: np.ndarray, noise: 
         warped, valid = warp_to_reference(frame, reference.shape, params.interpolation)
         gain = overlap_ratio(reference, warped, valid)
         warped *= gain
-        agree, sums.factors[index] = _agreement(ref_frame, reference, warped, valid, noise,
-                                                params, MERGE_BOUNDS)
-        covered = _plane(valid)
+        agree, sums.factors[index] = agreement_weight(ref_frame, reference, warped, valid, noise,
+                                                      params.threshold, params.window,
+                                                      MERGE_BOUNDS)
+        covered = plane_of(valid)
         seen = covered > 0.999
         sums.used[index] = round(float(agree[seen].mean()) if seen.any() else 0.0, 4)
         agree *= covered
@@ -246,74 +246,6 @@ def _listed(values: np.ndarray) -> list[float]:
     return [round(float(v), 3) for v in values]
 
 
-def agreement_in_frames(reference: Frame, frames: Sequence[Frame], threshold: float = 1.5,
-                        window: int = 9, smooth: float = 0.0, misalignment: float = 0.0,
-                        floor: float = 0.0) -> list[np.ndarray]:
-    """For each registered frame, a weight per pixel of its own grid (float32, 2-D): 1 where
-    it shows what the reference shows there, up to noise, falling towards 0 where it
-    differs by more than ``threshold`` times that (what moved), as ``merge.robust`` weighs
-    frames; a frame equal to ``reference`` (the same object) gets ones. For stages that
-    sample frames where they lie (multi-frame super-resolution) rather than resample them.
-
-    ``smooth`` > 0 compares the two Gaussian-blurred by that sigma (pixels), the noise
-    expected scaled to match: aliased frames differ from one another at every edge (that
-    difference is what super-resolution is made of), a moving object over a whole area.
-    ``misalignment`` (luminance-proxy pixels) adds the difference a registration that far off
-    makes on the reference's edges: without noise, nothing else would explain it; ``floor``
-    is the least variance of the difference taken for noise (what frames developed or
-    compressed one by one differ by, which a blur does not average away)."""
-    values = normalized(reference)
-    noise = proxy_noise(reference, values)
-    # Frames are compared on their luminance proxy: for colour frames the channel mean
-    # carries the whole comparison (blurring and warping commute with it), at a third of
-    # the work.
-    grey = reference.layout != "cfa" and values.ndim == 3
-    values = channel_mean(values) if grey else values
-    if smooth > 0:
-        noise = noise * np.float32(gaussian_noise_gain(smooth) ** 2)  # the variance kept
-        values = _blurred(values, smooth)
-    noise = np.maximum(noise, np.float32(floor))
-    if misalignment > 0:
-        proxy = proxy_of(reference, values)
-        slope_x = cv2.Sobel(proxy, cv2.CV_32F, 1, 0, ksize=3) / 8
-        slope_y = cv2.Sobel(proxy, cv2.CV_32F, 0, 1, ksize=3) / 8
-        noise = noise + np.float32(misalignment ** 2) * (slope_x ** 2 + slope_y ** 2)
-    params = RobustParams(threshold=threshold, window=window)
-    maps = []
-    for frame in frames:
-        shape = frame.pixels.shape[:2]
-        if frame is reference:
-            maps.append(np.ones(shape, np.float32))
-            continue
-        pixels = channel_mean(normalized(frame)) if grey else normalized(frame)
-        pixels = _blurred(pixels, smooth) if smooth > 0 else pixels
-        frame = frame.replace(pixels=pixels, raw=None, layout="gray" if grey else frame.layout)
-        warped, valid = warp_to_reference(frame, values.shape, params.interpolation)
-        # Where the frame does not reach (and on the rim, where its interpolation and its
-        # blur mix in the outside) it is compared with nothing: the reference stands in, so
-        # the window does not carry the edge's difference onto pixels the frame does show.
-        reach = 2 + int(np.ceil(2 * smooth))
-        inside = cv2.erode(_plane(valid > 0.999).astype(np.uint8),
-                           np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
-        if smooth > 0:  # the reference's own blur is biased on its rim (reflected edges)
-            edge = int(np.ceil(3 * smooth))
-            inside[:edge], inside[-edge:], inside[:, :edge], inside[:, -edge:] = (False,) * 4
-        warped *= overlap_ratio(values, warped, inside.astype(np.float32))
-        inside = inside if values.ndim == 2 else inside[..., None]
-        warped = np.where(inside, warped, values)
-        agree, _ = _agreement(reference, values, warped, valid, noise, params)
-        transform = frame.transform if frame.transform is not None else np.eye(3)
-        # weight at frame pixel x = agreement at reference pixel transform(x)
-        maps.append(cv2.warpPerspective(agree, transform, (shape[1], shape[0]),
-                                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                        borderMode=cv2.BORDER_REPLICATE))
-    return maps
-
-
-def _blurred(values: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(values, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-
-
 def _noise_variance_map(frame: Frame, values: np.ndarray) -> np.ndarray:
     """Per-sample noise variance of the normalised reference (profile, else estimated plane
     by plane: a mosaic's sites, an image's channels)."""
@@ -327,29 +259,8 @@ def _noise_variance_map(frame: Frame, values: np.ndarray) -> np.ndarray:
     return np.full(values.shape, max(estimate, quantisation_floor(frame)), np.float32)
 
 
-def _plane(valid: np.ndarray) -> np.ndarray:
-    return valid if valid.ndim == 2 else valid[..., 0]
-
-
 def _rounded(values: dict[int, float]) -> dict[int, float]:
     return {k: round(v, 3) for k, v in values.items()}
-
-
-def _agreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid: np.ndarray,
-               noise: np.ndarray, params: RobustParams,
-               bounds: tuple[float, float] = CALIBRATION_BOUNDS) -> tuple[np.ndarray, float]:
-    """Weight in [0, 1] per pixel (2-D, the reference's grid): 1 where the frame differs from
-    the reference as noise explains, fading exponentially beyond ``threshold`` times that;
-    and the frame's calibration factor (see :func:`.agreement.disagreement`)."""
-    ratio, factor = disagreement(frame, reference, warped, valid, noise, params.window, bounds)
-    # exp(-max(ratio - threshold, 0)), in place (12 MP: no temporaries)
-    np.subtract(params.threshold, ratio, out=ratio)
-    np.minimum(ratio, 0.0, out=ratio)
-    weight = cv2.exp(ratio)
-    if frame.layout == "cfa":  # back to sensor resolution: each proxy pixel is a 2x2 cell
-        weight = cv2.resize(weight, (reference.shape[1], reference.shape[0]),
-                            interpolation=cv2.INTER_NEAREST)
-    return weight, factor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -376,13 +287,12 @@ def merge_kernel(burst: Burst, params: KernelParams) -> Burst:
     each sample is weighted by the agreement of its frame with the reference there (see
     ``merge.robust``): moving things come from the reference alone.
     """
-    from .kernel import Accumulator, frame_values, output_positions
+    from burstlib.kernel import Accumulator, frame_values, output_positions
 
     ref_index, others = _registered(burst)
     ref_frame = burst.frames[ref_index]
     reference = normalized(ref_frame)
     noise = proxy_noise(ref_frame, reference)
-    robust_params = RobustParams(threshold=params.threshold, window=params.window)
     height, width = reference.shape[:2]
     accumulator = Accumulator(height, width)
     ones = np.ones((height, width), np.float32)
@@ -393,7 +303,8 @@ def merge_kernel(burst: Burst, params: KernelParams) -> Burst:
         frame = burst.frames[index]
         warped, valid = warp_to_reference(frame, reference.shape, "bilinear")
         gain = overlap_ratio(reference, warped, valid)
-        agree = (_agreement(ref_frame, reference, warped * gain, valid, noise, robust_params)[0]
+        agree = (agreement_weight(ref_frame, reference, warped * gain, valid, noise, params.threshold,
+                                  params.window)[0]
                  if params.robust else np.ones(reference.shape[:2], np.float32))
         positions = output_positions(frame.transform, (height, width), 1.0)
         if frame.flow is not None:  # x + flow(x) = H p, so x is about H p - flow(H p)
@@ -424,7 +335,7 @@ def _fallback_rgb(frame: Frame, values: np.ndarray) -> np.ndarray:
         return values
     if values.ndim == 2 and frame.layout != "cfa":
         return np.repeat(values[..., None], 3, axis=2)
-    from .kernel import sample_channels
+    from burstlib.kernel import sample_channels
     channels = sample_channels(frame)
     out = np.zeros((*values.shape, 3), np.float32)
     for c in range(3):

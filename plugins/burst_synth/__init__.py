@@ -2,7 +2,7 @@
 
 Every stage of burst is measured on these: real DNG files (rawpy reads them back exactly) made
 from clean images by the published synthetic-burst recipe, plus camera shake, exposure jitter
-and a moving object. See :mod:`burst_synth.api` for the layout and the truth it records.
+and a moving object. See :mod:`burstlib.synth.api` for the layout and the truth it records.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import click
 
 from burstcli import hookimpl
 
-from .api import SynthOptions, load_truth, make_burst
-from .dng import write_dng, write_linear_dng
+from burstlib.synth.api import SynthOptions, load_truth, make_burst
+from burstlib.dng import write_dng, write_linear_dng
+
+from .demo import demo
 
 __all__ = ["SynthOptions", "load_truth", "make_burst", "write_dng", "write_linear_dng"]
 
@@ -94,5 +96,6 @@ def synth(out: Path, bursts: int, frames: int, size: str, zoom: int, noise: str,
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """Add ``burst synth``."""
+    """Add ``burst synth`` and ``burst demo``."""
     cli.add_command(synth)
+    cli.add_command(demo)

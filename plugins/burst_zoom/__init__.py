@@ -118,7 +118,7 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
     scene where its transform puts it). What moved comes from the reference alone: each
     frame is weighed, pixel by pixel, by its agreement with the reference (the two blurred,
     so that aliasing is not taken for motion, and compared with what noise and a quarter
-    pixel of misregistration explain; see :func:`burst_merge.agreement_in_frames`). It
+    pixel of misregistration explain; see :func:`burstlib.agreement.agreement_in_frames`). It
     decides itself when to stop: a share of every frame's pixels is held out of the updates,
     the estimate that predicts them best decides the start and the iterations, and those are
     then run again with every pixel; so a clean burst is iterated to convergence and a noisy

@@ -10,7 +10,7 @@ model, where the model has one).
 Sets:
   single   LR = bicubic downsampling (Pillow, antialiased) of Set5 / Set14 / B100 /
            Urban100: single-image SR as published.
-  burst    8-frame bursts of B100 and Set14 images made by burst_synth.sensor (random
+  burst    8-frame bursts of B100 and Set14 images made by burstlib.synth.sensor (random
            sub-pixel shifts and rotations, box sampling, light and heavier noise), with the
            true transforms perturbed by a registration-sized error (0.03 LR px).
   vid4     Vid4 city: 8 consecutive real video frames, downscaled, registered by
@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from burstcli import Burst, Frame
+from burstcli.registry import run_stage
 
 from .features import bicubic
 from .samples import IMAGE_SUFFIXES, SampleOptions, _as_estimated, bicubic_downscale
@@ -109,7 +110,7 @@ def bench_single(data: Path, methods: Methods, limit: int | None) -> None:
 
 def bench_bursts(data: Path, methods: Methods, limit: int | None, seed: int = 0) -> None:
     """8-frame sensor bursts of images no model was trained on."""
-    from burst_synth.sensor import sensor_burst
+    from burstlib.synth.sensor import sensor_burst
     s = methods.scale
     for label, shot in BURST_NOISE.items():
         rng = np.random.default_rng(seed)
@@ -134,7 +135,6 @@ def bench_bursts(data: Path, methods: Methods, limit: int | None, seed: int = 0)
 def bench_vid4(data: Path, methods: Methods, limit: int | None) -> None:
     """Real video with real sub-pixel motion (Vid4 city): 8 consecutive HR frames downscaled
     (antialiased bicubic), registered by ``align.global``, the 4th frame the reference."""
-    from burst_align import align_global
     folder = data / "vid4_city"
     if not folder.is_dir():
         print(f"(skipped vid4: {folder} not found)")
@@ -151,7 +151,7 @@ def bench_vid4(data: Path, methods: Methods, limit: int | None) -> None:
         lows = [bicubic_downscale(window[i][:h, :w], s) for i in order]
         burst = Burst("v", tuple(Frame(Path(f"{i}.png"), pixels=low, layout="gray")
                                  for i, low in enumerate(lows)), reference=0)
-        burst = align_global(burst, align_global.params_type())
+        burst = run_stage("align.global", burst)
         transforms = [f.transform for f in burst.frames]
         _timed_rows(methods, lows, transforms, window[3][:h, :w], rows, seconds)
     _table(f"Vid4 city x{s}, real motion, {len(starts)} bursts of 8 frames", rows, seconds)
@@ -164,10 +164,7 @@ def bench_dng(methods: Methods, count: int, seed: int = 0) -> None:
 
     import cv2
 
-    from burst_align import align_global
-    from burst_decode import decode
-    from burst_develop import develop, develop_frames
-    from burst_synth.api import SynthOptions, load_truth, make_burst
+    from burstlib.synth.api import SynthOptions, load_truth, make_burst
 
     from . import zoom_classical, zoom_network
     s = methods.scale
@@ -180,18 +177,15 @@ def bench_dng(methods: Methods, count: int, seed: int = 0) -> None:
             make_burst(Path(work), opts)
             truth = load_truth(Path(work) / opts.name)
             files = sorted((Path(work) / opts.name).glob("*.dng"))
-            burst = decode(Burst("d", tuple(Frame(f) for f in files)), decode.params_type())
-            burst = align_global(burst.replace(reference=truth["reference"]),
-                                 align_global.params_type())
+            burst = run_stage("decode", Burst("d", tuple(Frame(f) for f in files)))
+            burst = run_stage("align.global", burst.replace(reference=truth["reference"]))
             # Truth pixel k sits at LR position k / s; ours at (k - (s - 1) / 2) / s.
             shift = np.float32([[1, 0, -(s - 1) / 2], [0, 1, -(s - 1) / 2]])
             hr = cv2.warpAffine(truth["clean_hr"], shift, truth["clean_hr"].shape[1::-1],
                                 flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                 borderMode=cv2.BORDER_REFLECT)
-            target = develop(burst.replace(image=hr, image_layout="linear_raw"),
-                             develop.params_type()).image
-            calls = _dng_calls(burst, s, methods, zoom_classical, zoom_network, develop,
-                               develop_frames)
+            target = run_stage("develop", burst.replace(image=hr, image_layout="linear_raw")).image
+            calls = _dng_calls(burst, s, methods, zoom_classical, zoom_network)
             for name, run in calls.items():
                 start = time.perf_counter()
                 image = run()
@@ -202,9 +196,9 @@ def bench_dng(methods: Methods, count: int, seed: int = 0) -> None:
            rows, seconds)
 
 
-def _dng_calls(burst, s, methods, zoom_classical, zoom_network, develop, develop_frames):  # type: ignore[no-untyped-def]
+def _dng_calls(burst, s, methods, zoom_classical, zoom_network):  # type: ignore[no-untyped-def]
     def developed(b: Burst) -> np.ndarray:
-        return develop(b, develop.params_type()).image
+        return run_stage("develop", b).image
 
     def bicubic_rgb() -> np.ndarray:
         return bicubic(developed(burst), s)
@@ -220,7 +214,7 @@ def _dng_calls(burst, s, methods, zoom_classical, zoom_network, develop, develop
     if methods.model is not None:
         params = dataclasses.replace(zoom_network.params_type(), ensemble=methods.ensemble,
                                      model=str(methods.model.runner_path))
-        rgb = develop_frames(burst, develop_frames.params_type())
+        rgb = run_stage("develop.frames", burst)
         one = rgb.replace(selected=(burst.reference,))
         calls["network, all frames"] = lambda: zoom_network(rgb, params).image
         calls["network, reference only"] = lambda: zoom_network(one, params).image

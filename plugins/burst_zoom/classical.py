@@ -20,8 +20,8 @@ import numpy as np
 
 from burstcli import Frame
 from burstlib.arrays import normalized
-from burst_merge.kernel import Accumulator, output_positions, sample_channels
-from burst_synth.sensor import hr_from_lr
+from burstlib.kernel import Accumulator, output_positions, sample_channels
+from burstlib.synth.sensor import hr_from_lr
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +155,7 @@ class SensorModel:
                  agreement: np.ndarray | None = None):
         """``agreement``: a weight per frame pixel (2-D, 0-1) that fades out what the frame
         shows differently from the reference (what moved; see
-        :func:`burst_merge.agreement_in_frames`); None: every pixel counts."""
+        :func:`burstlib.agreement.agreement_in_frames`); None: every pixel counts."""
         self.scale = grid.scale
         self.values = normalized(frame) * np.float32(gain)
         if self.values.ndim == 2 and frame.layout != "cfa":

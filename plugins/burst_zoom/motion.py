@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from burstcli import Frame
-from burst_merge import agreement_in_frames
+from burstlib.agreement import agreement_in_frames
 
 #: What moved is told from aliasing by comparing frames blurred by this sigma (input pixels).
 #: Blurred noise is correlated over a few pixels, so a window holds fewer independent
@@ -22,7 +22,7 @@ MOTION_FLOOR = (1.0 / 255.0) ** 2
 
 def motion_weights(frames: list[Frame], threshold: float = MOTION_THRESHOLD) -> list[np.ndarray]:
     """Each frame's agreement with the reference (frame 0) per pixel of its own grid: what
-    moved is taken from the reference alone (see :func:`burst_merge.agreement_in_frames`),
+    moved is taken from the reference alone (see :func:`burstlib.agreement.agreement_in_frames`),
     the frames compared blurred so that aliasing is not taken for motion."""
     return agreement_in_frames(frames[0], frames, threshold, smooth=MOTION_SMOOTH,
                                misalignment=MOTION_MISALIGNMENT, floor=MOTION_FLOOR)

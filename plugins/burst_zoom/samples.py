@@ -1,7 +1,7 @@
 """Training and benchmark samples: clean images -> sensor bursts -> network inputs and targets.
 
 One sample is a random crop of a clean image (flipped or transposed at random), turned into a
-burst of 1 to ``max_frames`` frames by :func:`burst_synth.sensor.sensor_burst` (random
+burst of 1 to ``max_frames`` frames by :func:`burstlib.synth.sensor.sensor_burst` (random
 sub-pixel shifts and small rotations, box sampling, the recipe's noise at a random level,
 sometimes a patch moving on its own), with the true transforms perturbed a little as a
 registration stage would get them. Its input is what :func:`burst_zoom.features.network_input`
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from burst_synth.sensor import SensorBurst, sensor_burst
+from burstlib.synth.sensor import SensorBurst, sensor_burst
 
 from .features import network_input
 

@@ -1,8 +1,8 @@
 """``burst train`` and ``burst export`` for the zoom network (needs ``burstcli[train]``).
 
-The network is seed 004's re-parameterisable one (:mod:`burst_train.net`) with the inputs of
+The network is seed 004's re-parameterisable one (:mod:`burstlib.nn.net`) with the inputs of
 :mod:`burst_zoom.features`; samples are made on the fly from clean images
-(:mod:`burst_zoom.samples`, i.e. :mod:`burst_synth.sensor`). Branches without BatchNorm are
+(:mod:`burst_zoom.samples`, i.e. :mod:`burstlib.synth.sensor`). Branches without BatchNorm are
 trained in folded form (each module's single kernel rebuilt from its branches every step:
 the same gradients at the plain network's cost); with BatchNorm the branches run as they are.
 Export folds every module into one convolution and writes a ``.tflite`` (dynamic height and
@@ -95,7 +95,7 @@ def load_config(path: Path) -> TrainConfig:
 
 def build_network(config: TrainConfig):  # type: ignore[no-untyped-def]
     """The training-time network: reference channel weighted 2 at the start (learnt)."""
-    from burst_train.net import NetConfig, RepNet
+    from burstlib.nn.net import NetConfig, RepNet
     channels = config.input_channels
     net = NetConfig(in_channels=channels, out_channels=1, features=config.features,
                     num_modules=config.modules, scale=config.scale, head="up",
@@ -162,12 +162,12 @@ def warm_start(model, init: Path) -> None:  # type: ignore[no-untyped-def]
     zero weight (scale 1): it begins as exactly the old network and learns to use them.
 
     A folded ``.tflite`` (a shipped model, of this network's shape) is read back instead
-    (:func:`burst_train.tflite_import.load_folded`): each module's conv3 branch holds the
+    (:func:`burstlib.nn.tflite_import.load_folded`): each module's conv3 branch holds the
     folded kernel, the other branches start silent, the input scale at ones; the network then
     computes exactly what the file does."""
     import torch
     if Path(init).suffix == ".tflite":
-        from burst_train.tflite_import import from_tflite, load_folded
+        from burstlib.nn.tflite_import import from_tflite, load_folded
         load_folded(model, from_tflite(Path(init)))
         return
     old = torch.load(init, weights_only=False)["model"]
@@ -222,8 +222,8 @@ def load_trained(checkpoint: Path):  # type: ignore[no-untyped-def]
 def export(checkpoint: Path, out: Path, strategy: str = "all", folded: bool = True) -> Path:
     """Fold (or, for comparison, keep every branch) and write ``out`` (.tflite) with its
     .json card; returns the .tflite path."""
-    from burst_train.fold import fold_model, unfolded_graph
-    from burst_train.tflite_export import to_tflite
+    from burstlib.nn.fold import fold_model, unfolded_graph
+    from burstlib.nn.tflite_export import to_tflite
     model, config, steps = load_trained(checkpoint)
     graph = fold_model(model, strategy) if folded else unfolded_graph(model)
     content = to_tflite(graph, f"burst zoom x{config.scale}")

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from burst_align import align_global, align_local, positions_in_frame
+from burst_align import align_global, align_local
+from burstlib.warps import positions_in_frame
 from burst_decode import decode
 from burst_merge import merge_kernel, merge_mean, merge_robust, merge_sequential, merge_wiener
-from burst_synth.api import SynthOptions, load_truth, make_burst
-from burst_synth.render import mosaic
+from burstlib.synth.api import SynthOptions, load_truth, make_burst
+from burstlib.synth.render import mosaic
 from burstcli import Burst, Frame
 
 
@@ -118,7 +119,7 @@ def test_fourier_burst_accumulation_beats_the_mean_on_crossed_shake():
     """Two frames shaken in crossed directions: each keeps the frequencies the other lost."""
     import cv2
     from burst_merge import deblur_fourier
-    from burst_synth.scene import procedural_scene
+    from burstlib.synth.scene import procedural_scene
     clean = procedural_scene(128, 128, np.random.default_rng(3)).mean(axis=2)
     kernels = [np.full((1, 7), 1 / 7, np.float32), np.full((7, 1), 1 / 7, np.float32)]
     frames = tuple(Frame(Path(f"{i}.tiff"), pixels=cv2.filter2D(clean, -1, k, borderType=cv2.BORDER_REFLECT),
@@ -142,8 +143,8 @@ def test_local_alignment_follows_what_one_homography_cannot():
     """A smooth non-rigid warp (lens distortion, parallax): the global fit leaves residual
     motion of up to 2 px, align.local takes it out."""
     import cv2
-    from burst_merge.warp import warp_to_reference
-    from burst_synth.scene import procedural_scene
+    from burstlib.warps import warp_to_reference
+    from burstlib.synth.scene import procedural_scene
     rng = np.random.default_rng(5)
     clean = procedural_scene(256, 256, rng).mean(axis=2).astype(np.float32)
     ys, xs = np.mgrid[0:256, 0:256].astype(np.float32)

@@ -15,7 +15,7 @@ import tifffile
 from burst_decode import burst_image_extensions, burst_read_exif, decode
 from burstlib.arrays import cfa_site_indices, grey_proxy, normalized
 from burst_decode.rawmeta import rgb_from_camera
-from burst_synth.dng import write_dng
+from burstlib.dng import write_dng
 from burstcli import Burst, ExifInfo, Frame, RawInfo
 from burstcli.errors import BadFileError
 

@@ -11,7 +11,7 @@ import pytest
 from burst_decode import decode
 from burst_develop import develop, develop_frames
 from burst_develop.libraw import libraw_demosaic
-from burst_synth.dng import write_dng
+from burstlib.dng import write_dng
 from burstcli import Burst, Frame, RawInfo
 from burstcli.errors import StageError
 

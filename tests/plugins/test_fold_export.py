@@ -1,4 +1,4 @@
-"""burst_train: 004's multi-branch net, its exact folding to the graph IR and the TFLite export.
+"""burstlib.nn: 004's multi-branch net, its exact folding to the graph IR and the TFLite export.
 
 Every comparison is against the PyTorch model in eval mode (BatchNorm with non-trivial running
 statistics), on odd-sized images, borders included, at 1e-4 float32 max abs.
@@ -16,11 +16,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from burst_train.fold import (FoldStrategy, crd_to_dcr, fold_model,  # noqa: E402
+from burstlib.nn.fold import (FoldStrategy, crd_to_dcr, fold_model,  # noqa: E402
                               fold_plan, unfolded_graph)
-from burst_train.graph import (Graph, Node, depth_to_space, load_graph,  # noqa: E402
+from burstlib.nn.graph import (Graph, Node, depth_to_space, load_graph,  # noqa: E402
                                run_graph, save_graph, space_to_depth)
-from burst_train.net import BRANCH_KINDS, NetConfig, RepNet, reference_weights  # noqa: E402
+from burstlib.nn.net import BRANCH_KINDS, NetConfig, RepNet, reference_weights  # noqa: E402
 
 TOL = 1e-4
 SIZE = (17, 23)  # odd, non-square: borders and odd sizes
@@ -323,7 +323,7 @@ def test_graph_validation_names_the_node():
 
 
 def test_package_imports_without_torch():
-    code = ("import sys, burst_train; g = burst_train.Graph; "
+    code = ("import sys, burstlib.nn; g = burstlib.nn.Graph; "
             "assert 'torch' not in sys.modules and 'ai_edge_litert' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -333,7 +333,7 @@ def test_package_imports_without_torch():
 @pytest.fixture(scope="module")
 def tflite():
     pytest.importorskip("ai_edge_litert.interpreter")
-    from burst_train import tflite_export
+    from burstlib.nn import tflite_export
     return tflite_export
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from burst_align import align_global
-from burst_align.verify import implausibility
+from burstlib.registration.verify import implausibility
 from burstcli import Burst, Frame
 from burstcli.model import RawInfo
 

@@ -43,9 +43,9 @@ def _score(image, truth, scale):
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_multi_frame_beats_bicubic_one_frame_and_the_classical_stage(scale):
-    """Procedural scenes (no model saw them) through burst_synth.sensor, true transforms."""
-    from burst_synth.scene import procedural_scene
-    from burst_synth.sensor import sensor_burst
+    """Procedural scenes (no model saw them) through burstlib.synth.sensor, true transforms."""
+    from burstlib.synth.scene import procedural_scene
+    from burstlib.synth.sensor import sensor_burst
     from burst_zoom import zoom_classical
     model = load_model(f"x{scale}", tile=256)
     rng = np.random.default_rng(11)

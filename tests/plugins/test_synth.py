@@ -16,10 +16,10 @@ import rawpy
 from click.testing import CliRunner
 
 from burst_synth import register_commands
-from burst_synth.api import SynthOptions, load_truth, make_burst
-from burst_synth.dng import XYZ_TO_SRGB, write_dng, write_linear_dng
-from burst_synth.motion import STREAK_SPREAD, shake_plan
-from burst_synth.render import CFA_OFFSETS, INTERPOLATION
+from burstlib.synth.api import SynthOptions, load_truth, make_burst
+from burstlib.dng import XYZ_TO_SRGB, write_dng, write_linear_dng
+from burstlib.synth.motion import STREAK_SPREAD, shake_plan
+from burstlib.synth.render import CFA_OFFSETS, INTERPOLATION
 
 BLACK, WHITE = 256, 4095
 TIME = dt.datetime(2026, 1, 2, 3, 4, 5, 678000)

@@ -16,8 +16,8 @@ from burstcli.errors import StageError
 
 def aliased_burst(scale: int, frames: int, seed: int = 1) -> tuple[Burst, np.ndarray]:
     """Frames box-sampled from a procedural scene at random sub-pixel motion (known)."""
-    from burst_synth.scene import procedural_scene
-    from burst_synth.sensor import sensor_burst
+    from burstlib.synth.scene import procedural_scene
+    from burstlib.synth.sensor import sensor_burst
     rng = np.random.default_rng(seed)
     scene = procedural_scene(224, 224, rng).mean(axis=2).astype(np.float32)
     scene = cv2.GaussianBlur(scene, (0, 0), 1.2)  # a lens: detail near, not beyond, the HR grid
@@ -62,7 +62,7 @@ def test_zoom_field_center_and_window():
 def test_raw_burst_zooms_to_linear_rgb(tmp_path):
     from burst_align import align_global
     from burst_decode import decode
-    from burst_synth.api import SynthOptions, make_burst
+    from burstlib.synth.api import SynthOptions, make_burst
     opts = SynthOptions(frames=4, width=160, height=120, blur=0.0, sharp_margin=0.0, seed=3)
     make_burst(tmp_path, opts)
     files = sorted((tmp_path / opts.name).glob("*.dng"))
@@ -75,11 +75,11 @@ def test_raw_burst_zooms_to_linear_rgb(tmp_path):
 
 
 def test_sensor_bursts_and_the_back_projection_model_agree():
-    """The sensor model zoom.classical inverts reproduces burst_synth.sensor's frames from the
+    """The sensor model zoom.classical inverts reproduces burstlib.synth.sensor's frames from the
     clean image (same geometry, same box sampling): a mismatch would cap every SR figure."""
-    from burst_synth.sensor import sensor_burst
+    from burstlib.synth.sensor import sensor_burst
     from burst_zoom.classical import Grid, SensorModel, box_average
-    from burst_synth.scene import procedural_scene
+    from burstlib.synth.scene import procedural_scene
     rng = np.random.default_rng(4)
     scene = cv2.GaussianBlur(procedural_scene(160, 160, rng).mean(axis=2), (0, 0), 1.5)
     made = sensor_burst(scene.astype(np.float32), 4, 4, rng, noise="none")
@@ -128,8 +128,8 @@ def test_network_features_place_samples_where_they_belong():
 def test_classical_input_is_sharper_than_the_splat_on_a_clean_burst():
     """The classical planes are back-projection through the sensor model: on a noise-free
     8-frame burst they are closer to the truth than the splatted mean they start from."""
-    from burst_synth.scene import procedural_scene
-    from burst_synth.sensor import sensor_burst
+    from burstlib.synth.scene import procedural_scene
+    from burstlib.synth.sensor import sensor_burst
     from burst_zoom.features import depth_to_space, input_channels, network_input
     rng = np.random.default_rng(8)
     scene = cv2.GaussianBlur(procedural_scene(160, 160, rng).mean(axis=2), (0, 0), 1.2)
@@ -148,7 +148,7 @@ def test_classical_input_is_sharper_than_the_splat_on_a_clean_burst():
 
 def test_bench_zoom_prints_peers_side_by_side(tmp_path, burst_cli):
     import imageio.v3 as iio
-    from burst_synth.scene import procedural_scene
+    from burstlib.synth.scene import procedural_scene
     rng = np.random.default_rng(2)
     for name in ("set5", "b100"):
         (tmp_path / name).mkdir()
@@ -261,7 +261,7 @@ def test_registration_on_the_zoom_window_is_sub_pixel(tmp_path):
 
     from burst_align import align_global
     from burst_decode import decode
-    from burst_synth.api import SynthOptions, make_burst
+    from burstlib.synth.api import SynthOptions, make_burst
     from burst_zoom import zoom_window
     make_burst(tmp_path, SynthOptions(frames=6, width=1600, height=1200, blur=0.0,
                                       sharp_margin=0.0, seed=5, name="b"))
@@ -305,8 +305,8 @@ def test_network_input_built_block_by_block_equals_the_whole_window(monkeypatch,
     """Memory stays bounded because the input is built a block at a time, and that changes
     nothing: each block's kept part has more context than the back-projection reaches."""
     import burst_zoom.network as network
-    from burst_synth.scene import procedural_scene
-    from burst_synth.sensor import sensor_burst
+    from burstlib.synth.scene import procedural_scene
+    from burstlib.synth.sensor import sensor_burst
     rng = np.random.default_rng(1)
     scene = cv2.GaussianBlur(procedural_scene(400, 480, rng).mean(axis=2), (0, 0), 1.0)
     burst = sensor_burst(scene.astype(np.float32), 2, 6, rng, shift=2.0, rotation=0.3, noise=1e-3)

@@ -21,7 +21,7 @@ def trained(tmp_path_factory) -> Path:
     """A x2 network trained for a few steps on tiny generated images, exported."""
     import imageio.v3 as iio
     from click.testing import CliRunner
-    from burst_synth.scene import procedural_scene
+    from burstlib.synth.scene import procedural_scene
     from burstcli.cli import cli
     root = tmp_path_factory.mktemp("train")
     (root / "images").mkdir()

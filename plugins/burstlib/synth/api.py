@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from . import motion, render
-from .dng import write_dng
+from burstlib.dng import write_dng
 from .moving_object import MovingObject, footprint, painted, random_object
 from .scene import procedural_scene, source_scene
 from .unprocess import CameraModel, random_camera, unprocess

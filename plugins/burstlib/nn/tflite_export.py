@@ -88,7 +88,7 @@ class _Writer:
         return codes
 
 
-def to_tflite(graph: Graph, description: str = "burst_train graph") -> bytes:
+def to_tflite(graph: Graph, description: str = "burstlib.nn graph") -> bytes:
     """The ``.tflite`` flatbuffer of ``graph`` (dynamic H and W)."""
     graph.validate()
     s = _schema()
@@ -142,7 +142,7 @@ def to_tflite(graph: Graph, description: str = "burst_train graph") -> bytes:
     return bytes(builder.Output())
 
 
-def save_tflite(graph: Graph, path: str | Path, description: str = "burst_train graph") -> Path:
+def save_tflite(graph: Graph, path: str | Path, description: str = "burstlib.nn graph") -> Path:
     """Write :func:`to_tflite` of ``graph`` to ``path``."""
     path = Path(path)
     path.write_bytes(to_tflite(graph, description))

@@ -12,7 +12,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from .dng import XYZ_TO_SRGB
+from burstlib.dng import XYZ_TO_SRGB
 
 
 @dataclasses.dataclass(frozen=True)

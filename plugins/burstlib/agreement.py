@@ -13,12 +13,17 @@ the bounds keep a large moving object from calibrating itself away.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
 from burstcli import Frame
+from burstlib.arrays import channel_mean, grey_proxy, noise_coefficients, normalized
+from burstlib.exposure import overlap_ratio
 from burstlib.noise import noise_level_function, proxy_channels
-from burstlib.arrays import grey_proxy, noise_coefficients
+from burstlib.registration.lk import gaussian_noise_gain
+from burstlib.warps import warp_to_reference
 
 #: Bounds of the measured factor between a frame's disagreement and the noise model's: the
 #: upper keeps a large moving object from calibrating itself away.
@@ -114,3 +119,94 @@ def disagreement(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid:
     factor = float(np.clip(factor, *bounds))
     ratio *= np.float32(1.0 / factor)
     return ratio, factor
+
+
+def agreement_weight(frame: Frame, reference: np.ndarray, warped: np.ndarray, valid: np.ndarray,
+                     noise: np.ndarray, threshold: float, window: int,
+                     bounds: tuple[float, float] = CALIBRATION_BOUNDS) -> tuple[np.ndarray, float]:
+    """Weight in [0, 1] per pixel (2-D, the reference's grid): 1 where the frame differs from
+    the reference as noise explains, fading exponentially beyond ``threshold`` times that,
+    compared over ``window`` x ``window`` luminance-proxy pixels; and the frame's calibration
+    factor (see :func:`disagreement`)."""
+    ratio, factor = disagreement(frame, reference, warped, valid, noise, window, bounds)
+    # exp(-max(ratio - threshold, 0)), in place (12 MP: no temporaries)
+    np.subtract(threshold, ratio, out=ratio)
+    np.minimum(ratio, 0.0, out=ratio)
+    weight = cv2.exp(ratio)
+    if frame.layout == "cfa":  # back to sensor resolution: each proxy pixel is a 2x2 cell
+        weight = cv2.resize(weight, (reference.shape[1], reference.shape[0]),
+                            interpolation=cv2.INTER_NEAREST)
+    return weight, factor
+
+
+def agreement_in_frames(reference: Frame, frames: Sequence[Frame], threshold: float = 1.5,
+                        window: int = 9, smooth: float = 0.0, misalignment: float = 0.0,
+                        floor: float = 0.0) -> list[np.ndarray]:
+    """For each registered frame, a weight per pixel of its own grid (float32, 2-D): 1 where
+    it shows what the reference shows there, up to noise, falling towards 0 where it
+    differs by more than ``threshold`` times that (what moved), as the robust merge weighs
+    frames; a frame equal to ``reference`` (the same object) gets ones. For stages that
+    sample frames where they lie (multi-frame super-resolution) rather than resample them.
+
+    ``smooth`` > 0 compares the two Gaussian-blurred by that sigma (pixels), the noise
+    expected scaled to match: aliased frames differ from one another at every edge (that
+    difference is what super-resolution is made of), a moving object over a whole area.
+    ``misalignment`` (luminance-proxy pixels) adds the difference a registration that far off
+    makes on the reference's edges: without noise, nothing else would explain it; ``floor``
+    is the least variance of the difference taken for noise (what frames developed or
+    compressed one by one differ by, which a blur does not average away)."""
+    values = normalized(reference)
+    noise = proxy_noise(reference, values)
+    # Frames are compared on their luminance proxy: for colour frames the channel mean
+    # carries the whole comparison (blurring and warping commute with it), at a third of
+    # the work.
+    grey = reference.layout != "cfa" and values.ndim == 3
+    values = channel_mean(values) if grey else values
+    if smooth > 0:
+        noise = noise * np.float32(gaussian_noise_gain(smooth) ** 2)  # the variance kept
+        values = blurred(values, smooth)
+    noise = np.maximum(noise, np.float32(floor))
+    if misalignment > 0:
+        proxy = proxy_of(reference, values)
+        slope_x = cv2.Sobel(proxy, cv2.CV_32F, 1, 0, ksize=3) / 8
+        slope_y = cv2.Sobel(proxy, cv2.CV_32F, 0, 1, ksize=3) / 8
+        noise = noise + np.float32(misalignment ** 2) * (slope_x ** 2 + slope_y ** 2)
+    maps = []
+    for frame in frames:
+        shape = frame.pixels.shape[:2]
+        if frame is reference:
+            maps.append(np.ones(shape, np.float32))
+            continue
+        pixels = channel_mean(normalized(frame)) if grey else normalized(frame)
+        pixels = blurred(pixels, smooth) if smooth > 0 else pixels
+        frame = frame.replace(pixels=pixels, raw=None, layout="gray" if grey else frame.layout)
+        warped, valid = warp_to_reference(frame, values.shape, "cubic")
+        # Where the frame does not reach (and on the rim, where its interpolation and its
+        # blur mix in the outside) it is compared with nothing: the reference stands in, so
+        # the window does not carry the edge's difference onto pixels the frame does show.
+        reach = 2 + int(np.ceil(2 * smooth))
+        inside = cv2.erode(plane_of(valid > 0.999).astype(np.uint8),
+                           np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+        if smooth > 0:  # the reference's own blur is biased on its rim (reflected edges)
+            edge = int(np.ceil(3 * smooth))
+            inside[:edge], inside[-edge:], inside[:, :edge], inside[:, -edge:] = (False,) * 4
+        warped *= overlap_ratio(values, warped, inside.astype(np.float32))
+        inside = inside if values.ndim == 2 else inside[..., None]
+        warped = np.where(inside, warped, values)
+        agree, _ = agreement_weight(reference, values, warped, valid, noise, threshold, window)
+        transform = frame.transform if frame.transform is not None else np.eye(3)
+        # weight at frame pixel x = agreement at reference pixel transform(x)
+        maps.append(cv2.warpPerspective(agree, transform, (shape[1], shape[0]),
+                                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                        borderMode=cv2.BORDER_REPLICATE))
+    return maps
+
+
+def blurred(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur by ``sigma`` pixels, edges reflected."""
+    return cv2.GaussianBlur(values, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def plane_of(valid: np.ndarray) -> np.ndarray:
+    """A validity mask as one plane (2-D): the first channel of a colour one."""
+    return valid if valid.ndim == 2 else valid[..., 0]

@@ -2,10 +2,10 @@
 
 The super-resolution benchmark, the tests and ``burst train`` all make their samples here, so
 what a model is trained on is what it is measured on: each frame is the clean image moved by a
-random sub-pixel affine (the recipe's shift and rotation, :func:`burst_synth.motion.random_affine`),
+random sub-pixel affine (the recipe's shift and rotation, :func:`burstlib.synth.motion.random_affine`),
 averaged over scale x scale boxes (the pixel aperture: sensor-like sampling, aliased, no
 anti-alias filter beyond it), with the recipe's shot and read noise
-(:func:`burst_synth.render.add_noise`), optionally with a textured patch that moves on its own.
+(:func:`burstlib.synth.render.add_noise`), optionally with a textured patch that moves on its own.
 
 Geometry: reference pixel p covers the clean pixels [s p, s p + s - 1]; each frame's
 ``transform`` maps its pixels to the reference's (x = column), as registration stages do.
@@ -47,7 +47,7 @@ def sensor_burst(clean: np.ndarray, scale: int, frames: int, rng: np.random.Gene
     ``shift`` (LR pixels) and ``rotation`` (degrees) bound each frame's random motion (the
     first frame is the reference: identity); the frames cover the clean image minus a margin
     large enough for that motion. ``noise`` is a level name or a shot coefficient (see
-    :func:`burst_synth.render.noise_levels`).
+    :func:`burstlib.synth.render.noise_levels`).
     """
     margin = int(np.ceil(shift + 2)) + 1
     height = clean.shape[0] // scale - 2 * margin

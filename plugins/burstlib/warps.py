@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burst_align import source_positions
+from burstlib.exposure import PROXY_TO_SENSOR
 from burstlib.arrays import normalized
 
 INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
@@ -89,3 +89,33 @@ def _warp_with_flow(frame: Frame, values: np.ndarray, transform: np.ndarray,
             out[dy::2, dx::2] = _remap(plane, pu, pv, flag)
             valid[dy::2, dx::2] = _remap(np.ones_like(plane), pu, pv, cv2.INTER_LINEAR)
     return out, valid
+
+
+def to_frame_pixels(homography: np.ndarray, frame: Frame) -> np.ndarray:
+    """A homography between luminance proxies, expressed in the frames' own pixels."""
+    if frame.layout != "cfa":
+        return homography
+    return PROXY_TO_SENSOR @ homography @ np.linalg.inv(PROXY_TO_SENSOR)
+
+
+def positions_in_frame(frame: Frame, xs: np.ndarray, ys: np.ndarray, shape: tuple[int, int]) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Where a registered frame sees the scene points at reference pixels (xs, ys): its
+    transform inverted, after its flow (if any, resized to the reference ``shape``)."""
+    if frame.flow is not None:
+        flow = cv2.resize(frame.flow.astype(np.float32), (shape[1], shape[0]),
+                          interpolation=cv2.INTER_LINEAR)
+        rows, cols = np.clip(np.rint(ys), 0, shape[0] - 1).astype(int), np.clip(
+            np.rint(xs), 0, shape[1] - 1).astype(int)
+        xs, ys = xs + flow[rows, cols, 0], ys + flow[rows, cols, 1]
+    return source_positions(frame.transform if frame.transform is not None else np.eye(3), xs, ys)
+
+
+def source_positions(transform: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Frame positions (float32) of reference positions (xs, ys): the inverse of a frame ->
+    reference ``transform`` applied."""
+    inverse = np.linalg.inv(transform)
+    w = inverse[2, 0] * xs + inverse[2, 1] * ys + inverse[2, 2]
+    return (((inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]) / w).astype(np.float32),
+            ((inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]) / w).astype(np.float32))

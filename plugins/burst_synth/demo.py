@@ -1,7 +1,8 @@
 """``burst demo``: make a synthetic RAW burst and run a preset on it, end to end.
 
-The README's first command: it needs no photos of your own. The burst is written as real DNG
-files by the ``burst_synth`` plugin, so the demo goes through the same RAW path as a camera's.
+The README's first command: it needs no photos of your own. The burst is written as real
+DNG files by the synthetic-burst generator (:mod:`burstlib.synth`), so the demo goes through
+the same RAW path as a camera's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from burstcli import hookimpl
+from burstlib.synth.api import SynthOptions, make_burst
 
 
 @click.command("demo")
@@ -28,7 +29,7 @@ def demo(ctx: click.Context, folder: Path, preset: str, frames: int, size: str, 
     The burst has camera shake, noise, exposure jitter and a moving object; its ground truth
     says which frame is the sharpest, and the demo prints whether the preset chose it.
     """
-    from burst_synth.api import SynthOptions, make_burst
+    from burstlib.synth.api import SynthOptions, make_burst
 
     width, height = (int(v) for v in size.lower().split("x"))
     shots, out = folder / "shots", folder / "out"
@@ -53,9 +54,3 @@ def _report(out: Path, preset: str, truth: dict) -> None:
     verdict = "right" if chosen == truth["reference"] else "not the sharpest"
     click.echo(f"reference frame chosen: {chosen} (truth: {truth['reference']}, {verdict})")
     click.echo(f"result: {sidecar.with_suffix('.tiff')}")
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    """Add ``burst demo``."""
-    cli.add_command(demo)
