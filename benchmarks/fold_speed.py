@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from burst_zoom.runtime import TiledModel
+from burstlib.litert import TiledModel
 from burst_zoom.training import export
 
 

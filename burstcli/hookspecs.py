@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # type-only imports keep plugin loading cheap
 
     from .collect import Grouper
     from .model import Burst, ExifInfo
+    from .models import ModelCard
     from .runner import BurstOutcome, Executor, RunPlan, RunSummary
     from .stage import StageSpec
     from .writers import Writer
@@ -66,6 +67,23 @@ def register_groupers(register: Callable[[Grouper], None]) -> None:
     """Register ways of splitting a flat folder of frames into bursts (``--group NAME``).
 
     :param register: takes a :class:`~burstcli.collect.Grouper`.
+    """
+
+
+@hookspec
+def register_models(register: Callable[[ModelCard], None]) -> None:
+    """Register model files (networks a stage runs): call ``register(card)`` once per model.
+
+    A :class:`~burstcli.models.ModelCard` names the model as presets name it, its task
+    (``zoom``, ``deblur``, ...), its ``.tflite`` file, scale and planes, and its training facts;
+    :meth:`~burstcli.models.ModelCard.from_file` reads them from the ``.json`` card beside the
+    file. ``burst models`` lists them; a stage parameter declared with
+    ``param(..., model_task=TASK)`` accepts their names (or a ``.tflite`` path), checked when
+    the preset is loaded, and the stage finds the file with
+    :func:`burstcli.registry.find_model`.
+
+    :param register: takes a :class:`~burstcli.models.ModelCard`. A name registered twice is
+        an error.
     """
 
 

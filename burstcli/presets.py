@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .models import ModelCard, resolve_model
 from .stage import CAPABILITIES, StageSpec, did_you_mean
 
 PRESET_KEYS = ("description", "extends", "pipeline", "params")
@@ -68,8 +69,12 @@ def find_preset(name_or_path: str, presets: Mapping[str, Path]) -> Path:
 
 
 def load_preset(name_or_path: str, *, presets: Mapping[str, Path],
-                stages: Mapping[str, StageSpec], overrides: Sequence[str] = ()) -> Preset:
-    """Find, layer and validate a preset; ``overrides`` are ``stage.param=value`` strings."""
+                stages: Mapping[str, StageSpec], overrides: Sequence[str] = (),
+                models: Mapping[str, ModelCard] | None = None) -> Preset:
+    """Find, layer and validate a preset; ``overrides`` are ``stage.param=value`` strings.
+
+    With ``models`` (the registered ones), a parameter declared with ``model_task`` must name
+    one of them of that task, or a ``.tflite`` with its card."""
     path = find_preset(name_or_path, presets)
     layered = _layered(path, presets, chain=())
     extra = parse_overrides(overrides)
@@ -79,6 +84,8 @@ def load_preset(name_or_path: str, *, presets: Mapping[str, Path],
     if not pipeline:
         raise ConfigError("no pipeline (in the file or what it extends)", source=path, key="pipeline")
     steps = _validate(pipeline, params, stages, layered["_sources"])
+    if models is not None:
+        _check_models(steps, stages, models, layered["_sources"], extra)
     return Preset(name=path.stem, source=path, description=layered.get("description", ""),
                   steps=steps)
 
@@ -231,6 +238,22 @@ def _validate(pipeline: Sequence[str], params: Mapping[str, Mapping[str, Any]],
                                             source=sources.get(f"params.{name}", "--set")))
         for name in pipeline
     )
+
+
+def _check_models(steps: Sequence[Step], stages: Mapping[str, StageSpec],
+                  models: Mapping[str, ModelCard], sources: Mapping[str, str],
+                  overrides: Mapping[str, Mapping[str, Any]]) -> None:
+    """Every parameter declared with ``model_task`` names a model of that task."""
+    for step in steps:
+        for name, rule in stages[step.stage].constraints().items():
+            value = getattr(step.params, name)
+            if rule.model_task is None or value is None:
+                continue
+            found = resolve_model(str(value), rule.model_task, models)
+            if isinstance(found, str):
+                source = ("--set" if name in overrides.get(step.stage, {})
+                          else sources.get(f"params.{step.stage}", "--set"))
+                raise ConfigError(found, source=source, key=f"{step.stage}.{name}")
 
 
 def check_order(pipeline: Sequence[str], stages: Mapping[str, StageSpec],

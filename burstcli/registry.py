@@ -14,6 +14,7 @@ import pluggy
 from .collect import Grouper
 from .errors import ConfigError
 from .model import Burst
+from .models import ModelCard, resolve_model
 from .stage import StageSpec
 from .writers import Writer
 
@@ -33,6 +34,7 @@ class Registry:
     groupers: dict[str, Grouper]
     extensions: frozenset[str]
     executors: dict[str, Executor] = dataclasses.field(default_factory=dict)
+    models: dict[str, ModelCard] = dataclasses.field(default_factory=dict)
 
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:
@@ -52,14 +54,26 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     extensions = frozenset(ext.lower() for exts in pm.hook.burst_image_extensions() for ext in exts)
     executors: dict[str, tuple[Executor, str]] = _collect(pm.hook.register_executors,
                                                           lambda e: e.name, "executor")
-    return Registry(
+    models: dict[str, tuple[ModelCard, str]] = _collect(pm.hook.register_models,
+                                                        lambda m: m.name, "model")
+    registry = Registry(
         stages=stages,
         presets=_collect_presets(pm),
         writers={name: writer for name, (writer, _) in writers.items()},
         groupers={name: grouper for name, (grouper, _) in groupers.items()},
         extensions=extensions,
         executors={name: executor for name, (executor, _) in executors.items()},
+        models={name: dataclasses.replace(card, plugin=plugin)
+                for name, (card, plugin) in models.items()},
     )
+    global _last_built
+    _last_built = registry
+    return registry
+
+
+#: The registry this process built last: what its stages find models in (a worker process
+#: builds its own from the same plugin settings).
+_last_built: Registry | None = None
 
 
 def _collect(hook: Any, key: Callable[[T], str], what: str) -> dict[str, tuple[T, str]]:
@@ -101,6 +115,16 @@ def find_stage(name: str) -> StageSpec:
     if name not in stages:
         raise ConfigError(f"no installed stage is called {name!r}")
     return stages[name]
+
+
+def find_model(value: str, task: str) -> ModelCard:
+    """The model ``value`` names for ``task``: a registered name or a ``.tflite`` path with its
+    ``.json`` card (presets were checked when loaded, so a stage rarely sees this fail)."""
+    registry = _last_built if _last_built is not None else _installed()[1]
+    found = resolve_model(value, task, registry.models)
+    if isinstance(found, str):
+        raise ConfigError(found)
+    return found
 
 
 def run_stage(name: str, burst: Burst, **params: Any) -> Burst:

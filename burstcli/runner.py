@@ -248,7 +248,8 @@ class BurstProcessor:
         self.pm = pm if pm is not None else make_plugin_manager(job.plugins)
         self.registry: Registry = build_registry(self.pm)
         self.preset = load_preset(job.preset, presets=self.registry.presets,
-                                  stages=self.registry.stages, overrides=job.overrides)
+                                  stages=self.registry.stages, overrides=job.overrides,
+                                  models=self.registry.models)
         self.writer = self.registry.writers[job.output_format]
 
     def __call__(self, planned: PlannedBurst) -> BurstOutcome:

@@ -69,6 +69,7 @@ class Constraint:
     odd: bool = False
     choices: tuple[Any, ...] | None = None
     check: Check | None = None
+    model_task: str | None = None
 
     def describe(self) -> str:
         """The rule as ``burst stages`` shows it, e.g. ``in (0, 1]`` or ``>= 1, odd``."""
@@ -90,6 +91,9 @@ class Constraint:
         if self.check is not None:
             doc = inspect.getdoc(self.check) or ""
             parts.append(doc.splitlines()[0].rstrip(".") if doc else self.check.__name__)
+        if self.model_task is not None:
+            parts.append(f"a {self.model_task} model: a name `burst models` lists, or a .tflite "
+                         "path with its .json")
         return ", ".join(parts)
 
     def error(self, value: Any) -> str | None:
@@ -124,7 +128,8 @@ class Constraint:
 
     def __bool__(self) -> bool:
         return any(v is not None for v in (self.low, self.high, self.above, self.below,
-                                           self.choices, self.check)) or self.odd
+                                           self.choices, self.check, self.model_task)
+                   ) or self.odd
 
 
 def _is_number(value: Any) -> bool:
@@ -138,7 +143,8 @@ def _num(value: float | None) -> str:
 def param(default: Any, help: str, *,  # noqa: A002 - mirrors click's wording
           low: float | None = None, high: float | None = None,
           above: float | None = None, below: float | None = None, odd: bool = False,
-          choices: Sequence[Any] | None = None, check: Check | None = None) -> Any:
+          choices: Sequence[Any] | None = None, check: Check | None = None,
+          model_task: str | None = None) -> Any:
     """A dataclass field with a default, the help text ``burst stages NAME`` prints, and the
     values it accepts beyond its type (see :class:`Constraint`).
 
@@ -154,7 +160,7 @@ def param(default: Any, help: str, *,  # noqa: A002 - mirrors click's wording
     if low is not None and above is not None or high is not None and below is not None:
         raise TypeError("give low or above, high or below, not both")
     constraint = Constraint(low, high, above, below, odd,
-                            tuple(choices) if choices is not None else None, check)
+                            tuple(choices) if choices is not None else None, check, model_task)
     return dataclasses.field(default=default, metadata={"help": help, "constraint": constraint})
 
 

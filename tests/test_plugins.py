@@ -86,3 +86,34 @@ def test_no_autoload_keeps_first_party(burst_cli, monkeypatch):
     monkeypatch.setenv("BURST_DISABLE_PLUGIN_AUTOLOAD", "1")
     names = {r["name"] for r in json.loads(burst_cli("plugins", "--json").output)}
     assert FIRST_PARTY <= names
+
+
+def test_run_stage_calls_an_installed_stage_by_name(burst_synth_burst):
+    """What a benchmark or training recipe uses instead of importing another plugin."""
+    from burstcli.model import Burst, Frame
+    from burstcli.registry import find_stage, run_stage
+
+    folder, truth = burst_synth_burst(frames=3, width=96, height=64, seed=2, name="rs")
+    files = sorted(folder.glob("*.dng"))
+    decoded = run_stage("decode", Burst("rs", tuple(Frame(f) for f in files)))
+    assert all(f.layout == "cfa" and f.pixels is not None for f in decoded.frames)
+    aligned = run_stage("align.global", decoded.replace(reference=truth["reference"]))
+    assert all(f.transform is not None for f in aligned.frames)
+    assert find_stage("align.global").plugin == "align"
+    with pytest.raises(ConfigError, match="no installed stage"):
+        find_stage("align.nowhere")
+    with pytest.raises(ConfigError, match="min_correlation"):
+        run_stage("align.global", decoded, min_correlation=5)
+
+
+def test_train_takes_a_config_and_picks_the_recipe_by_its_task(tmp_path, burst_cli):
+    """`burst train CONFIG` dispatches on the file's task (zoom when it names none)."""
+    for task, expected in (("deblur", "train deblur [OPTIONS]"), (None, "train zoom [OPTIONS]")):
+        config = tmp_path / f"{task}.yaml"
+        config.write_text(f"task: {task}\n" if task else "scale: 2\n")
+        result = burst_cli("train", config, "--help")
+        assert result.exit_code == 0 and expected in result.output, result.output
+    config = tmp_path / "odd.yaml"
+    config.write_text("task: nope\n")
+    result = burst_cli("train", config)
+    assert result.exit_code == 2 and "task 'nope' has no train command" in result.output

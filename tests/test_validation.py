@@ -93,7 +93,7 @@ BAD_SETS = [
     ("denoise", "merge.robust.window=0", "must be in [1, 255] (got 0)"),
     ("denoise", "align.global.min_correlation=5", "must be in [0, 1]"),
     ("denoise", "merge.robust.threshold=-1", "must be > 0"),
-    ("zoom4x", "zoom.network.model=x3", "no shipped model 'x3'"),
+    ("zoom4x", "zoom.network.model=x3", "no zoom model 'x3'"),
     ("zoom4x", "zoom.network.field=centre", "'centre' is not full, center or x,y,w,h"),
     ("zoom4x-classical", "zoom.classical.field=centre", "'centre' is not full, center"),
     ("zoom4x", "zoom.window.field=centre", "'centre' is not full, center"),
@@ -140,7 +140,7 @@ BAD_FILES = [
     ("pipeline: [decode, develop.encode]\n", "develop.encode (stage 2) needs an image",
      "put one of deblur.fourier, merge.*, zoom.* before it"),
     ("pipeline: [decode, score.laplacian, select, align.global, develop.frames, zoom.network]\n"
-     "params: {zoom.network: {model: x3}}\n", "zoom.network.model", "no shipped model 'x3'"),
+     "params: {zoom.network: {model: x3}}\n", "zoom.network.model", "no zoom model 'x3'"),
     ("pipeline: [decode, score.laplacian, select, align.global, zoom.classical, develop]\n"
      "params: {zoom.classical: {field: centre}}\n", "zoom.classical.field", "'centre'"),
     ("pipeline: [decode, zoom.window, score.laplacian, select, align.global, zoom.classical]\n"
@@ -201,25 +201,44 @@ def test_good_values_are_accepted(burst_cli, shots, preset, setting):
 
 
 def test_a_model_path_with_its_card_is_accepted(registry, tmp_path):
+    def load(value):
+        return load_preset("zoom4x", presets=registry.presets, stages=registry.stages,
+                           overrides=[f"zoom.network.model={value}"], models=registry.models)
+
     model = tmp_path / "mine.tflite"
     model.write_bytes(b"not read at validation")
     with pytest.raises(ConfigError, match="no .json card beside it"):
-        load_preset("zoom4x", presets=registry.presets, stages=registry.stages,
-                    overrides=[f"zoom.network.model={model}"])
-    model.with_suffix(".json").write_text("{}")
-    preset = load_preset("zoom4x", presets=registry.presets, stages=registry.stages,
-                         overrides=[f"zoom.network.model={model}"])
+        load(model)
+    model.with_suffix(".json").write_text('{"task": "zoom", "scale": 4}')
+    preset = load(model)
     assert next(s for s in preset.steps if s.stage == "zoom.network").params.model == str(model)
+    model.with_suffix(".json").write_text('{"task": "deblur"}')
+    with pytest.raises(ConfigError, match="is a deblur model, not a zoom one"):
+        load(model)
     with pytest.raises(ConfigError, match="no model file"):
-        load_preset("zoom4x", presets=registry.presets, stages=registry.stages,
-                    overrides=[f"zoom.network.model={tmp_path / 'missing.tflite'}"])
+        load(tmp_path / "missing.tflite")
+
+
+def test_models_are_registered_listed_and_checked_by_task(registry, burst_cli):
+    assert {"x2", "x4"} <= {n for n, c in registry.models.items() if c.task == "zoom"}
+    card = registry.models["x4"]
+    assert card.scale == 4 and card.planes == "y" and card.file.is_file()
+    assert card.plugin == "zoom" and card.facts["parameters"] > 1000
+    listed = burst_cli("models", "--task", "zoom")
+    assert listed.exit_code == 0 and "x4" in listed.output and "zoom x4, y" in listed.output
+    for name, other in registry.models.items():  # a model of another task is refused by name
+        if other.task != "zoom":
+            with pytest.raises(ConfigError, match=f"is a {other.task} model, not a zoom one"):
+                load_preset("zoom4x", presets=registry.presets, stages=registry.stages,
+                            overrides=[f"zoom.network.model={name}"], models=registry.models)
 
 
 def test_every_preset_found_by_name_still_loads(registry):
     """Shipped presets and the plugins' own preset folders (the .npy test plugin's here)."""
     assert len(registry.presets) > 10
     for name in registry.presets:
-        assert load_preset(name, presets=registry.presets, stages=registry.stages).steps
+        assert load_preset(name, presets=registry.presets, stages=registry.stages,
+                           models=registry.models).steps
 
 
 def test_stages_that_declare_nothing_are_not_checked(registry, tmp_path):

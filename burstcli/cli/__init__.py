@@ -16,12 +16,13 @@ from burstcli.errors import EXIT_INTERRUPTED
 
 from .context import AppState, get_state
 from .enhance import enhance
-from .listing import plugins_command, presets_group, stages_command
+from .listing import models_command, plugins_command, presets_group, stages_command
 from .manpages import man_command
 
 CORE_COMMANDS: dict[str, click.Command] = {
     str(cmd.name): cmd
-    for cmd in (enhance, plugins_command, stages_command, presets_group, man_command)
+    for cmd in (enhance, plugins_command, stages_command, presets_group, models_command,
+                man_command)
 }
 
 

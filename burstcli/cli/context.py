@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import click
 import click.shell_completion
+import yaml
 
 from burstcli.errors import EXIT_USAGE, BurstError
 from burstcli.plugins import BurstPluginManager, PluginSettings, make_plugin_manager
@@ -90,3 +91,49 @@ def complete_settings(ctx: click.Context, param: click.Parameter,
             for field in dataclasses.fields(spec.params_type)]
     return [click.shell_completion.CompletionItem(key, type="plain")
             for key in keys if key.startswith(incomplete)]
+
+
+class TaskGroup(click.Group):
+    """A group of one subcommand per task (``burst train zoom CONFIG``) that also takes the
+    config file first (``burst train CONFIG``): the file's ``task:`` key (``zoom`` when it has
+    none, as the first configs) names the subcommand."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[
+            str | None, click.Command | None, list[str]]:
+        first = args[0] if args else ""
+        if first not in self.commands and first.endswith((".yaml", ".yml")):
+            task = _task_of(Path(first))
+            if task not in self.commands:
+                fail(f"{first}: task {task!r} has no {self.name} command "
+                     f"({', '.join(sorted(self.commands)) or 'none installed'})")
+            return task, self.commands[task], args
+        return super().resolve_command(ctx, args)
+
+
+def _task_of(path: Path) -> str:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        fail(f"{path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    return str(data.get("task", "zoom")) if isinstance(data, dict) else "zoom"
+
+
+#: The command groups several plugins add to (the first plugin to ask makes it): help, class.
+SHARED_GROUPS: dict[str, tuple[str, type[click.Group]]] = {
+    "bench": ("Benchmarks that print every figure beside its peers (same code, same run).",
+              click.Group),
+    "train": ("Train a network: `burst train CONFIG` (the file's task: picks the recipe) or "
+              "`burst train TASK CONFIG`.", TaskGroup),
+}
+
+
+def shared_group(cli: click.Group, name: str) -> click.Group:
+    """The command group ``name`` (``bench``, ``train``) of ``cli``, made if no
+    plugin made it yet: for a plugin's ``register_commands`` to add its subcommands to,
+    whichever plugins load."""
+    group = cli.commands.get(name)
+    if not isinstance(group, click.Group):
+        text, kind = SHARED_GROUPS.get(name, ("", click.Group))
+        group = kind(name, help=text)
+        cli.add_command(group)
+    return group

@@ -114,7 +114,7 @@ def _choose_executor(state: AppState, scheduler: str | None, jobs: int) -> Execu
 def _load_preset(state: AppState, name: str, overrides: tuple[str, ...]) -> Preset:
     try:
         return load_preset(name, presets=state.registry.presets, stages=state.registry.stages,
-                           overrides=overrides)
+                           overrides=overrides, models=state.registry.models)
     except BurstError as exc:
         fail(str(exc))
 

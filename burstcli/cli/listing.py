@@ -1,4 +1,5 @@
-"""``burst plugins``, ``burst stages`` and ``burst presets``: what is installed, documented."""
+"""``burst plugins``, ``burst stages``, ``burst presets`` and ``burst models``: what is installed,
+documented."""
 
 from __future__ import annotations
 
@@ -130,7 +131,7 @@ def presets_show(name: str, overrides: tuple[str, ...]) -> None:
     try:
         path = find_preset(name, registry.presets)
         preset = load_preset(name, presets=registry.presets, stages=registry.stages,
-                             overrides=overrides)
+                             overrides=overrides, models=registry.models)
     except BurstError as exc:
         fail(str(exc))
     click.echo(f"# {preset.name}: {preset.description}\n# file: {path}")
@@ -138,3 +139,20 @@ def presets_show(name: str, overrides: tuple[str, ...]) -> None:
         click.echo(f"- {step.stage}")
         for key, value in step.params_json().items():
             click.echo(f"    {key}: {value!r}")
+
+
+@click.command("models")
+@click.option("--task", help="Only the models of this task (zoom, deblur, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+def models_command(task: str | None, as_json: bool) -> None:
+    """List the registered models: name, task, scale, planes, size and file.
+
+    A stage's model parameter takes these names (or the path of a .tflite with its .json
+    card); each model's .md card says how it was trained and what it measured."""
+    models = [card for card in get_state().registry.models.values()
+              if task is None or card.task == task]
+    if as_json:
+        _echo_json([dataclasses.asdict(card) for card in models])
+        return
+    _echo_columns([(card.name, card.describe()) for card in sorted(models, key=lambda c: c.name)])
+

@@ -32,7 +32,9 @@ def _as_uint8(image: np.ndarray, low: float, high: float) -> np.ndarray:
 def _dense_flow(reference: np.ndarray, warped: np.ndarray) -> np.ndarray:
     """DIS flow f with reference(x) ~ warped(x + f(x)), both images scaled alike."""
     low, high = (float(v) for v in np.percentile(reference, (0.5, 99.5)))
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    # OpenCV 5's stub lists DISOpticalFlow.create only, not this alias that OpenCV still has.
+    dis = cv2.DISOpticalFlow_create(  # type: ignore[attr-defined]
+        cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     return dis.calc(_as_uint8(reference, low, high), _as_uint8(warped, low, high), None)
 
 

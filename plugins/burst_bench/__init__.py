@@ -15,9 +15,11 @@ from burstcli import hookimpl
 def register_commands(cli) -> None:  # type: ignore[no-untyped-def]
     """Add ``burst bench merge``, ``upscale`` and ``registration`` to the ``bench`` group
     (made here if no plugin made it)."""
-    from .commands import (bench_group, bench_merge_command, bench_registration_command,
+    from burstcli.cli.context import shared_group
+
+    from .commands import (bench_merge_command, bench_registration_command,
                            bench_upscale_command)
-    group = bench_group(cli)
+    group = shared_group(cli, "bench")
     group.add_command(bench_merge_command)
     group.add_command(bench_upscale_command)
     group.add_command(bench_registration_command)

@@ -6,20 +6,14 @@ from pathlib import Path
 
 import click
 
+from burstcli.errors import BurstError
+from burstlib.images import default_data
+
 from .degrade import KINDS, NOISE_BANDS
 from .merge_bench import PRESETS, bench_merge
+from .scenes import SOURCES
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def bench_group(cli: click.Group) -> click.Group:
-    """The ``bench`` group: several plugins add their benchmarks to it, so the first makes it."""
-    group = cli.commands.get("bench")
-    if not isinstance(group, click.Group):
-        group = click.Group("bench", help="Benchmarks that print every figure beside its peers "
-                                          "(same code, same run).")
-        cli.add_command(group)
-    return group
+DEFAULT_DATA = default_data()
 
 
 def _csv(choices: tuple[str, ...]) -> click.ParamType:
@@ -43,7 +37,13 @@ def _csv(choices: tuple[str, ...]) -> click.ParamType:
               show_default=True)
 @click.option("--sizes", default="48,512", show_default=True,
               help="smallest,largest frame side (px); sizes are drawn log-uniformly")
-@click.option("--presets", type=_csv(PRESETS), default=",".join(PRESETS), show_default=True)
+@click.option("--presets", default=",".join(PRESETS), show_default=True,
+              help="comma-separated presets to measure (any installed preset)")
+@click.option("--shake", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="shake every frame by a camera trajectory up to this long (px); the truth "
+                   "stays still (deblurring presets)")
+@click.option("--sets", type=_csv(tuple(SOURCES)), default=None,
+              help="image sources to draw from (default: all of " + ", ".join(SOURCES) + ")")
 @click.option("--seed", type=int, default=12, show_default=True)
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE",
               help="a parameter for the presets, as in burst enhance (repeatable)")
@@ -51,17 +51,17 @@ def _csv(choices: tuple[str, ...]) -> click.ParamType:
               help="folder holding b100, set14, urban100_subset, city100_iphonex "
                    "(default: ../shared/data)")
 def bench_merge_command(bursts: int, kinds: tuple[str, ...], bands: tuple[str, ...], sizes: str,
-                        presets: tuple[str, ...], seed: int, overrides: tuple[str, ...],
-                        data: Path | None) -> None:
+                        presets: str, shake: float, sets: tuple[str, ...] | None, seed: int,
+                        overrides: tuple[str, ...], data: Path | None) -> None:
     """Denoising merges on bursts made from photographs by a generator no stage was tuned
     on (DNG, 16-bit TIFF, 8-bit PNG and JPEG; noise from none to heavy; translation to
     perspective; a moving object in every other burst), beside the textbook ECC + mean,
     the oracle mean and the limit 10 log10 N, per kind and noise band."""
     try:
         bench_merge(_data_folder(data), bursts=bursts, kinds=kinds, bands=bands,
-                    sizes=_sizes(sizes), presets=presets, seed=seed, overrides=overrides,
-                    echo=click.echo)
-    except FileNotFoundError as error:
+                    sizes=_sizes(sizes), presets=[p.strip() for p in presets.split(",") if p],
+                    seed=seed, overrides=overrides, shake=shake, sets=sets, echo=click.echo)
+    except (FileNotFoundError, BurstError) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -76,9 +76,8 @@ def _sizes(text: str) -> tuple[int, int]:
 
 
 def _data_folder(data: Path | None) -> Path:
-    folder = data or next((p for p in (Path.cwd().parent / "shared" / "data", DEFAULT_DATA)
-                           if p.is_dir()), None)
-    if folder is None:
+    folder = data or DEFAULT_DATA
+    if not folder.is_dir():
         raise click.ClickException("no data folder: pass --data (see ../shared/data/README.md)")
     return folder
 

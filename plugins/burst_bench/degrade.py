@@ -27,7 +27,9 @@ import cv2
 import numpy as np
 import tifffile
 
-from .peers import encode_srgb
+from burstlib.colour import srgb_decode, srgb_encode
+from burstlib.synth.shake import FRACTIONS, shake_trajectory, trajectory_kernel
+
 from .scenes import read_srgb, scene_canvas
 
 KINDS = ("dng", "tiff16", "png8", "jpeg8")
@@ -72,6 +74,7 @@ class Recipe:
     quality: int  # JPEG quality
     seed: int
     scale: int = 1  # zoom bursts: the truth is kept at this many times the frame resolution
+    shake: float = 0.0  # camera shake: each frame's trajectory up to this long (frame px)
 
     @property
     def fine(self) -> int:
@@ -81,7 +84,7 @@ class Recipe:
 
 def draw_recipe(rng: np.random.Generator, index: int, kind: str, band: str,
                 sources: dict[str, list[Path]], sizes: tuple[int, int],
-                moving: bool | None = None, scale: int = 1) -> Recipe:
+                moving: bool | None = None, scale: int = 1, shake: float = 0.0) -> Recipe:
     """One burst's recipe, every free parameter drawn over its range."""
     source = list(sources)[int(rng.integers(len(sources)))]
     image = sources[source][int(rng.integers(len(sources[source])))]
@@ -100,7 +103,8 @@ def draw_recipe(rng: np.random.Generator, index: int, kind: str, band: str,
         moving_object=bool(rng.random() < 0.4) if moving is None else moving,
         object_share=float(rng.uniform(0.03, 0.15)), flat=bool(rng.random() < 0.2),
         optics=float(rng.uniform(0.0, 0.8)),
-        quality=int(rng.integers(85, 98)), seed=int(rng.integers(2**31)), scale=scale)
+        quality=int(rng.integers(85, 98)), seed=int(rng.integers(2**31)), scale=scale,
+        shake=shake)
 
 
 def _even(value: float) -> int:
@@ -148,7 +152,7 @@ def render(recipe: Recipe, folder: Path, sources: dict[str, list[Path]]) -> Rend
     fine = recipe.fine
     scene = scene_canvas(read_srgb(recipe.image), (fine * scene_size[0], fine * scene_size[1]),
                          recipe.flat, rng)
-    scene = srgb_to_linear(scene).astype(np.float32)  # photographs are stored encoded
+    scene = srgb_decode(scene).astype(np.float32)  # photographs are stored encoded
     if recipe.optics > 0.05:  # the lens, in the scene's fine pixels
         scene = cv2.GaussianBlur(scene, (0, 0), fine * recipe.optics)
     mover = _moving_object(recipe, scene, sources, rng) if recipe.moving_object else None
@@ -161,14 +165,27 @@ def render(recipe: Recipe, folder: Path, sources: dict[str, list[Path]]) -> Rend
         linear = _box(view, recipe)  # the sensor integrates light, not its encoding
         mask = _box(_view(object_mask, transform, recipe), recipe) > 0.01 if mover else np.zeros(
             linear.shape[:2], bool)
-        files.append(_write(folder / f"frame_{index:03d}", linear, recipe, rng))
-        clean.append(linear_to_srgb(linear))
+        recorded = _shaken(linear, recipe, index)
+        files.append(_write(folder / f"frame_{index:03d}", recorded, recipe, rng))
+        clean.append(srgb_encode(linear))
         transforms.append(transform)
         masks.append(mask)
         if recipe.scale > 1:
-            clean_hr.append(linear_to_srgb(np.clip(view, 0.0, 1.0)))
+            clean_hr.append(srgb_encode(np.clip(view, 0.0, 1.0)))
     return Rendered(recipe, tuple(files), tuple(clean), tuple(transforms), tuple(masks),
                     tuple(clean_hr))
+
+
+def _shaken(linear: np.ndarray, recipe: Recipe, index: int) -> np.ndarray:
+    """The frame as the shaking camera records it (its truth stays the still view): a
+    Boracchi-Foi trajectory of length U(0, shake) over a random part of the exposure, drawn
+    from a stream of its own, so bursts without shake are the same as before it existed."""
+    if recipe.shake <= 0:
+        return linear
+    rng = np.random.default_rng([recipe.seed, 7919, index])
+    kernel = trajectory_kernel(shake_trajectory(rng, float(rng.uniform(0.0, recipe.shake))),
+                               FRACTIONS[int(rng.integers(len(FRACTIONS)))])
+    return cv2.filter2D(linear, -1, kernel[::-1, ::-1], borderType=cv2.BORDER_REFLECT)
 
 
 def _frame_motion(recipe: Recipe, margin: int, rng: np.random.Generator) -> np.ndarray:
@@ -223,7 +240,7 @@ def _moving_object(recipe: Recipe, scene: np.ndarray, sources: dict[str, list[Pa
     area = recipe.object_share * recipe.width * recipe.height * fine ** 2
     ph = int(math.sqrt(area / 1.3))
     pw = int(ph * 1.3)
-    patch = srgb_to_linear(scene_canvas(other, (max(pw, 4), max(ph, 4)), False, rng)).astype(
+    patch = srgb_decode(scene_canvas(other, (max(pw, 4), max(ph, 4)), False, rng)).astype(
         np.float32)
     yy, xx = np.mgrid[0:patch.shape[0], 0:patch.shape[1]]
     ellipse = ((xx - pw / 2) / (pw / 2)) ** 2 + ((yy - ph / 2) / (ph / 2)) ** 2
@@ -253,21 +270,11 @@ def _with_object(scene: np.ndarray, mover: _Mover | None, index: int) -> tuple[
     return scene * (1 - alpha[..., None]) + patch * alpha[..., None], alpha
 
 
-def linear_to_srgb(values: np.ndarray) -> np.ndarray:
-    """The sRGB curve (what cameras write to 8/16-bit files; the peers' own), float32."""
-    return encode_srgb(values).astype(np.float32)
-
-
-def srgb_to_linear(values: np.ndarray) -> np.ndarray:
-    """The sRGB curve inverted."""
-    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
-
-
 def _write(stem: Path, linear: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> Path:
     """A frame's file: RAW keeps linear light; the others are sRGB-encoded, then noisy."""
     if recipe.kind == "dng":
         return _write_dng(stem.with_suffix(".dng"), linear, recipe, rng)
-    clean = linear_to_srgb(linear)
+    clean = srgb_encode(linear)
     noisy = np.clip(clean + rng.normal(0.0, recipe.noise, clean.shape), 0.0, 1.0)
     if recipe.kind == "tiff16":
         path = stem.with_suffix(".tiff")

@@ -25,9 +25,10 @@ import numpy as np
 from burstcli import Burst
 from burstcli.collect import FoundBurst, InputFile
 from burstcli.runner import BurstProcessor, JobSpec
+from burstlib.colour import srgb_encode
 
 from .degrade import KINDS, NOISE_BANDS, Rendered, draw_recipe, render
-from .peers import aligned_mean, decode_linear, ecc_mean, encode_srgb
+from .peers import aligned_mean, decode_linear, ecc_mean
 from .scenes import source_files
 
 PRESETS = ("denoise", "fuse-mean", "denoise-hdrplus")
@@ -121,6 +122,7 @@ def measure(rendered: Rendered, processors: dict[str, BurstProcessor]) -> BurstR
         start = time.perf_counter()
         burst, _ = processor.run_chain(found_burst(rendered))
         seconds[name] = time.perf_counter() - start
+        assert burst.reference is not None  # every benched preset selects a reference frame
         reference = burst.reference if reference is None else reference
         parts = regions(rendered, burst.reference)
         truth = rendered.clean[burst.reference]
@@ -132,10 +134,11 @@ def measure(rendered: Rendered, processors: dict[str, BurstProcessor]) -> BurstR
             found = [f.transform if i in active else None for i, f in enumerate(burst.frames)]
             registration["ours"], dropped["ours"] = registration_error(
                 found, rendered, burst.reference, parts["static"])
+    assert reference is not None  # set by the first preset: there is always one
     parts = regions(rendered, reference)
     truth = rendered.clean[reference]
     frames = [decode_linear(path) for path in rendered.files]
-    encode = encode_srgb if recipe.kind == "dng" else (lambda x: x)
+    encode = srgb_encode if recipe.kind == "dng" else (lambda x: x)
     scores["reference alone"] = {k: psnr(encode(frames[reference]), truth, m)
                                  for k, m in parts.items()}
     for motion, label in zip(("translation", "euclidean", "homography"), TEXTBOOK):
@@ -156,12 +159,16 @@ def measure(rendered: Rendered, processors: dict[str, BurstProcessor]) -> BurstR
 def bench_merge(data: Path, *, bursts: int, kinds: Sequence[str] = KINDS,
                 bands: Sequence[str] = NOISE_BANDS, sizes: tuple[int, int] = (48, 512),
                 presets: Sequence[str] = PRESETS, seed: int = 12,
-                overrides: Sequence[str] = (),
+                overrides: Sequence[str] = (), shake: float = 0.0,
+                sets: Sequence[str] | None = None,
                 echo: Callable[[str], None] = print) -> list[BurstResult]:
     """Make ``bursts`` bursts per kind and noise band (alternately static and with a moving
     object), run every preset and peer on each (``overrides``: ``stage.param=value`` as
-    ``--set`` takes them), print the tables; returns the results."""
-    sources = source_files(data)
+    ``--set`` takes them), print the tables; returns the results. ``shake``: each frame
+    shaken by a trajectory up to that long (px; the truth stays still); ``sets``: the image
+    sources to draw from (default: all found)."""
+    sources = {name: files for name, files in source_files(data).items()
+               if sets is None or name in sets}
     if len(sources) < 2:
         raise FileNotFoundError(f"{data}: needs at least two of b100, set14, urban100_subset, "
                                 "city100_iphonex")
@@ -173,7 +180,7 @@ def bench_merge(data: Path, *, bursts: int, kinds: Sequence[str] = KINDS,
             for band in bands:
                 for index in range(bursts):
                     recipe = draw_recipe(rng, index, kind, band, sources, sizes,
-                                         moving=bool(index % 2))
+                                         moving=bool(index % 2), shake=shake)
                     rendered = render(recipe, Path(work) / recipe.name, sources)
                     results.append(measure(rendered, processors))
                     echo(_burst_line(results[-1], recipe.source))

@@ -8,6 +8,7 @@ the true motion. Nothing here is shared with the stages it is measured against.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -35,12 +36,6 @@ def decode_linear(path: Path) -> np.ndarray:
     return pixels[..., :3].astype(np.float32) / scale
 
 
-def encode_srgb(linear: np.ndarray) -> np.ndarray:
-    """Linear light -> the sRGB curve (what every figure is scored in)."""
-    x = np.clip(linear, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-
-
 def grey(rgb: np.ndarray) -> np.ndarray:
     """The channel mean, float32 and contiguous (what ECC registers)."""
     return np.ascontiguousarray(rgb.mean(axis=2), dtype=np.float32)
@@ -63,7 +58,9 @@ def ecc_transform(reference: np.ndarray, moving: np.ndarray, motion: str) -> np.
             if motion == "homography":
                 guess[2, :2] *= 0.5
         try:
-            _, warp = cv2.findTransformECC(ref, mov, guess, ECC_MOTIONS[motion], criteria, None, 5)
+            # cv2's stub wants a mask array here, but OpenCV takes None (no mask) as well.
+            _, warp = cv2.findTransformECC(  # type: ignore[call-overload]
+                ref, mov, guess, ECC_MOTIONS[motion], criteria, None, 5)
         except cv2.error:
             if level == 0:
                 return None
@@ -112,7 +109,7 @@ def ecc_mean(frames: list[np.ndarray], reference: int, motion: str) -> tuple[
 
 
 def back_projection(frames: list[np.ndarray], reference: int,
-                    transforms: list[np.ndarray | None], scale: int, *, iterations: int = 30,
+                    transforms: Sequence[np.ndarray | None], scale: int, *, iterations: int = 30,
                     step: float = 1.0) -> np.ndarray:
     """The textbook multi-frame super-resolution (Irani & Peleg's iterative back-projection):
     from the bicubic enlargement of the reference, each frame is simulated through a box
@@ -124,7 +121,7 @@ def back_projection(frames: list[np.ndarray], reference: int,
     height, width = frames[reference].shape[:2]
     size = (width * scale, height * scale)
     fine = np.array([[scale, 0, (scale - 1) / 2], [0, scale, (scale - 1) / 2], [0, 0, 1.0]])
-    estimate = cv2.resize(frames[reference], size, interpolation=cv2.INTER_CUBIC)
+    estimate: np.ndarray = cv2.resize(frames[reference], size, interpolation=cv2.INTER_CUBIC)
     # Reference fine grid -> each frame's fine grid.
     moves = [None if t is None else fine @ np.linalg.inv(t) @ np.linalg.inv(fine)
              for t in transforms]

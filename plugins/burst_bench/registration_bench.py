@@ -48,10 +48,11 @@ import cv2
 import numpy as np
 
 from burstcli import Burst, Frame
-from burstcli.model import RawInfo
+from burstcli.model import Layout, RawInfo
 from burstcli.registry import find_stage, run_stage
+from burstlib.images import default_data
 
-DATA = Path.cwd().parent / "shared" / "data"  # beside the checkout, as the README says
+DATA = default_data()  # beside the checkout, as the README says
 SETS = ("b100", "set14", "urban100_subset", "kodak24")
 NOISE = {  # (Gaussian sigma, (a, b) of shot + read noise: variance = a x + b), on [0, 1]
     "none": (0.0, (0.0, 0.0)),
@@ -72,7 +73,7 @@ class Made:
     """A burst made here: the frames, the true transforms and the moving object's masks."""
 
     frames: list[np.ndarray]  # as stored (any dtype / layout)
-    layout: str
+    layout: Layout
     truths: list[np.ndarray]  # frame pixel -> reference pixel
     masks: list[np.ndarray | None]  # the object's pixels in each frame's own grid
     raw: RawInfo | None = None
@@ -87,6 +88,7 @@ def load_sources(data: Path, sets: tuple[str, ...]) -> list[tuple[str, np.ndarra
         folder = data / name
         for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            assert image is not None, path  # None: a file OpenCV cannot read
             out.append((f"{name}/{path.stem}", image[..., ::-1].astype(np.float32) / 255))
     return out
 
@@ -124,7 +126,7 @@ def random_motion(kind: str, shape: tuple[int, int], rng: np.random.Generator) -
     rotation = about @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]]) @ np.linalg.inv(about)
     if kind == "rotation":
         return t @ rotation
-    corners = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
+    corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
     moved = corners + rng.uniform(-0.004 * side, 0.004 * side, corners.shape).astype(np.float32)
     return t @ rotation @ cv2.getPerspectiveTransform(corners, moved).astype(np.float64)
 
@@ -166,7 +168,9 @@ def make_burst(background: np.ndarray, texture: np.ndarray | None, size: int, fr
     left = rng.integers(margin, sw - fine_w - margin + 1)
     crop = np.array([[1, 0, left], [0, 1, top], [0, 0, 1.0]])
     truths = [np.eye(3)] + [random_motion(motion, (h, w), rng) for _ in range(frames - 1)]
-    patch, start, step = None, None, None
+    patch: np.ndarray | None = None
+    start: np.ndarray | None = None
+    step: np.ndarray | None = None
     if texture is not None and coverage > 0:
         ph, pw = _object_size(coverage, fine_h, fine_w, rng)
         patch = object_patch(texture, (ph, pw), rng)
@@ -181,6 +185,7 @@ def make_burst(background: np.ndarray, texture: np.ndarray | None, size: int, fr
                                    borderMode=cv2.BORDER_REFLECT)
         mask = None
         if patch is not None:
+            assert start is not None and step is not None  # drawn with the patch
             fine, fine_mask = _paste(fine, patch, start + index * step)
             mask = cv2.resize(fine_mask, (w, h), interpolation=cv2.INTER_AREA) > 0.01
         image = cv2.resize(fine, (w, h), interpolation=cv2.INTER_AREA)
@@ -206,7 +211,7 @@ def _paste(image: np.ndarray, patch: np.ndarray, corner: np.ndarray
     yy, xx = np.mgrid[0:ph, 0:pw].astype(np.float32)
     ellipse = (((xx - (pw - 1) / 2) / (pw / 2)) ** 2 + ((yy - (ph - 1) / 2) / (ph / 2)) ** 2
                <= 1.0).astype(np.float32)
-    shift = np.float32([[1, 0, corner[0]], [0, 1, corner[1]]])
+    shift = np.array([[1, 0, corner[0]], [0, 1, corner[1]]], np.float32)
     placed = cv2.warpAffine(patch, shift, (w, h), flags=cv2.INTER_LINEAR)
     mask = cv2.warpAffine(ellipse, shift, (w, h), flags=cv2.INTER_LINEAR)
     out = image * (1 - mask[..., None]) + placed * mask[..., None]
@@ -229,7 +234,9 @@ def _stored(images: list[np.ndarray], truths: list[np.ndarray], masks: list, noi
         elif sigma > 0:
             image = image + rng.normal(0, sigma, image.shape).astype(np.float32)
         frames.append(_encoded(np.clip(image, 0, 1).astype(np.float32), fmt))
-    layout = {"rgb-float": "rgb", "rgb-u16": "rgb", "grey-u8": "gray", "cfa-u16": "cfa"}[fmt]
+    layouts: dict[str, Layout] = {"rgb-float": "rgb", "rgb-u16": "rgb", "grey-u8": "gray",
+                                  "cfa-u16": "cfa"}
+    layout = layouts[fmt]
     raw = RawInfo(((0, 1), (3, 2)), "RGBG", (256.0,) * 4, 4095.0, (2.0, 1.0, 1.5, 1.0)) \
         if fmt == "cfa-u16" else None
     return Made(frames, layout, truths, masks, raw)
@@ -358,7 +365,9 @@ def peer_ecc(reference: np.ndarray, moving: np.ndarray, motion: int) -> np.ndarr
         f = 0.5 ** level
         ref, mov = _shrunk(reference, f), _shrunk(moving, f)
         try:
-            _, warp = cv2.findTransformECC(ref, mov, warp, motion, criteria, None, 5)
+            # cv2's stub wants a mask array here, but OpenCV takes None (no mask) as well.
+            _, warp = cv2.findTransformECC(  # type: ignore[call-overload]
+                ref, mov, warp, motion, criteria, None, 5)
         except cv2.error:
             return None
         if level:  # to the next finer level: x_fine = 2 x_coarse + 0.5

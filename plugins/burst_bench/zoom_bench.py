@@ -26,10 +26,11 @@ import cv2
 import numpy as np
 
 from burstcli.runner import BurstProcessor, JobSpec
+from burstlib.colour import srgb_encode
 
 from .degrade import KINDS, NOISE_BANDS, Rendered, draw_recipe, render
 from .merge_bench import found_burst, product_rgb
-from .peers import back_projection, decode_linear, ecc_transform, encode_srgb, grey
+from .peers import back_projection, decode_linear, ecc_transform, grey
 from .scenes import source_files
 
 IBP_ITERATIONS = (10, 30)
@@ -74,12 +75,13 @@ def measure_zoom(rendered: Rendered, processors: dict[str, BurstProcessor]) -> Z
         start = time.perf_counter()
         burst, _ = processor.run_chain(found_burst(rendered))
         seconds[name] = time.perf_counter() - start
+        assert burst.reference is not None  # every benched preset selects a reference frame
         reference = burst.reference if reference is None else reference
         scores[name] = y_psnr(product_rgb(burst), rendered.clean_hr[burst.reference], border)
     reference = reference or 0
     truth = rendered.clean_hr[reference]
     frames = [decode_linear(path) for path in rendered.files]
-    encode = encode_srgb if recipe.kind == "dng" else (lambda x: x)
+    encode = srgb_encode if recipe.kind == "dng" else (lambda x: x)
     size = (truth.shape[1], truth.shape[0])
     scores["bicubic"] = y_psnr(encode(cv2.resize(frames[reference], size,
                                                  interpolation=cv2.INTER_CUBIC)), truth, border)

@@ -17,10 +17,11 @@ import numpy as np
 
 from burstcli import Burst, hookimpl, param, stage
 from burstcli.errors import ConfigError
+from burstlib import spectrum
 from burstlib.arrays import grey_proxy
-
-from . import measures, spectrum
 from burstlib.noise import NoiseMode, noise_variances
+
+from . import measures
 
 NOISE_HELP = ("noise correction: profile (the file's noise profile), estimate (measured per "
               "frame in its flattest blocks), auto (profile where every frame has one, else "
@@ -29,7 +30,7 @@ CROP_HELP = "fraction of the frame's height and width, centred, that is scored (
 NYQUIST_CORNER = 0.5 * 2 ** 0.5  # the highest radial frequency a 2-D spectrum holds
 
 
-def score_burst(burst: Burst, name: str, params: object,
+def score_burst(burst: Burst, name: str, params: FrequencyParams | GradientParams,
                 measure: Callable[[np.ndarray, float], float]) -> Burst:
     """Apply ``measure(grey, noise_var)`` to every frame's (cropped) proxy as score ``name``."""
     greys = [measures.centre_crop(grey_proxy(frame), params.crop) for frame in burst.frames]

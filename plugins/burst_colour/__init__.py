@@ -55,12 +55,17 @@ def colour_yuv(burst: Burst, params: NoParams) -> Burst:
 @stage("colour.rgb", needs=(), provides=())
 def colour_rgb(burst: Burst, params: NoParams) -> Burst:
     """YUV back to RGB (clipped to [0, 1]): the chain's image and every YUV frame."""
-    frames = [f.replace(pixels=_to_rgb(f.pixels), layout="rgb") if f.layout == "yuv" else f
-              for f in burst.frames]
+    frames = [_frame_to_rgb(f) if f.layout == "yuv" else f for f in burst.frames]
     out = burst.with_frames(frames)
     if burst.image_layout == "yuv":
+        assert burst.image is not None  # a layout is only ever set with the image it describes
         out = out.replace(image=_to_rgb(burst.image), image_layout="rgb")
     return out
+
+
+def _frame_to_rgb(frame: Frame) -> Frame:
+    assert frame.pixels is not None  # a "yuv" layout describes pixels (set with them)
+    return frame.replace(pixels=_to_rgb(frame.pixels), layout="rgb")
 
 
 def _to_rgb(yuv: np.ndarray) -> np.ndarray:

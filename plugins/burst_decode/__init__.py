@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from burstcli import Burst, ExifInfo, Frame, hookimpl, param, stage
 from burstcli.errors import BadFileError
 
@@ -61,12 +63,12 @@ def decode(burst: Burst, params: DecodeParams) -> Burst:
     if not kept:
         raise skipped[0] if skipped else BadFileError(burst.source or Path("."), "no frames")
     out = burst.with_frames(kept)
-    for exc in skipped:
-        out = out.with_warning(str(exc))
+    for error in skipped:
+        out = out.with_warning(str(error))
     return out.with_note("decode", {"skipped": [{"path": str(e.path), "reason": e.reason}
                                                 for e in skipped],
                                     "layout": kept[0].layout,
-                                    "shape": list(kept[0].pixels.shape)})
+                                    "shape": list(_pixels(kept[0]).shape)})
 
 
 def _decode_frame(frame: Frame) -> Frame:
@@ -90,7 +92,13 @@ def _consistent(frames: list[Frame]) -> tuple[list[Frame], list[BadFileError]]:
 def _kind(frame: Frame) -> tuple:
     """What frames must share to be merged: size, layout, dtype and CFA pattern."""
     pattern = frame.raw.cfa_string() if frame.raw is not None and frame.layout == "cfa" else ""
-    return (frame.pixels.shape, frame.layout, str(frame.pixels.dtype), pattern)
+    pixels = _pixels(frame)
+    return (pixels.shape, frame.layout, str(pixels.dtype), pattern)
+
+
+def _pixels(frame: Frame) -> np.ndarray:
+    assert frame.pixels is not None  # a frame _decode_frame returned: read_file gave pixels
+    return frame.pixels
 
 
 def _describe(kind: tuple) -> str:

@@ -38,9 +38,8 @@ def colour_matrix(raw: rawpy.RawPy) -> tuple[tuple[float, ...], ...] | None:
     """Camera RGB -> linear sRGB, 3x3: LibRaw's ``rgb_cam`` when it computed one (DNGs
     always: LibRaw leaves their ``rgb_xyz_matrix`` empty), else derived from
     ``rgb_xyz_matrix``; None when LibRaw knows no matrix for the camera."""
-    matrix = np.asarray(raw.color_matrix, dtype=np.float64)[:3, :3]
-    if not matrix.any():
-        matrix = rgb_from_camera(np.asarray(raw.rgb_xyz_matrix))
+    listed = np.asarray(raw.color_matrix, dtype=np.float64)[:3, :3]
+    matrix = listed if listed.any() else rgb_from_camera(np.asarray(raw.rgb_xyz_matrix))
     if matrix is None or not np.all(np.isfinite(matrix)):
         return None
     return tuple(tuple(float(v) for v in row) for row in matrix)

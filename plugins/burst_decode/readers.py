@@ -16,7 +16,7 @@ from burstcli.errors import BadFileError
 from burstcli.model import ExifInfo, Layout, RawInfo
 
 from .exif import exif_from_tags, noise_profile, read_tags, with_libraw_exif
-from .rawmeta import cfa_pattern, raw_info
+from .rawmeta import Pattern, cfa_pattern, raw_info
 from .sniff import mismatch, what_is
 
 #: Extensions LibRaw reads (lower case). ".raw" is included: several makers use it.
@@ -122,7 +122,7 @@ def _decoded_raw(path: Path, raw: rawpy.RawPy, kind: str | None) -> Decoded:
     if raw.raw_type == rawpy.RawType.Stack:  # LinearRaw DNG: H x W x 4, planes past C unused
         pixels = np.array(raw.raw_image_visible[..., :raw.num_colors], dtype=np.uint16)
         layout: Layout = "linear_raw"
-        pattern = (tuple(range(raw.num_colors)),)  # plane c holds colour index c
+        pattern: Pattern = (tuple(range(raw.num_colors)),)  # plane c holds colour index c
     else:
         pixels = np.array(raw.raw_image_visible, dtype=np.uint16)
         layout = "cfa"

@@ -14,7 +14,7 @@ import rawpy
 
 from burstcli import Burst, Frame, NoParams, RawInfo, hookimpl, param, stage
 from burstcli.errors import StageError
-from burstlib.arrays import cfa_site_indices, normalize_raw
+from burstlib.arrays import cfa_site_indices, normalize_raw, pixels_of
 
 from .libraw import ALGORITHMS, libraw_demosaic
 from .vng import vng_demosaic
@@ -185,6 +185,7 @@ def develop_frames(burst: Burst, params: DevelopParams) -> Burst:
                    if frames[i].layout in ("cfa", "linear_raw") and frames[i].raw is not None]
     for index in raw_indices:
         frame = frames[index]
+        assert frame.raw is not None  # raw_indices holds frames with RAW metadata only
         if frame.layout == "cfa" and frame.raw.cfa_string() not in BAYER_CODES:
             raise StageError(f"{frame.path}: develop.frames demosaics 2x2 Bayer mosaics only")
     # One thread per core: OpenCV releases the GIL; rawpy's LibRaw call mostly does not
@@ -198,7 +199,9 @@ def develop_frames(burst: Burst, params: DevelopParams) -> Burst:
 
 
 def _developed_frame(frame: Frame, params: DevelopParams) -> Frame:
-    linear = _to_srgb_primaries(_camera_rgb(frame.pixels, frame.raw, frame.layout, params),
+    # Only decoded RAW frames (cfa or linear_raw, with their metadata) come here.
+    assert frame.raw is not None and frame.layout is not None
+    linear = _to_srgb_primaries(_camera_rgb(pixels_of(frame), frame.raw, frame.layout, params),
                                 frame.raw)
     # The RAW metadata no longer describes these values (its noise profile least of all).
     return frame.replace(pixels=_encode(np.clip(linear, 0.0, 1.0), params.output),

@@ -66,7 +66,9 @@ def libraw_demosaic(balanced: np.ndarray, cfa: str, method: str, *,
     :return: H x W x 3 float32 linear camera RGB in [0, 1], the input's shape.
     """
     # OpenCV for the whole-frame passes: threaded, and rounding and clipping in one (12 MP).
-    values = cv2.max(np.ascontiguousarray(balanced, dtype=np.float32), 0.0)
+    # (cv2's stub wants an array as the second operand; OpenCV takes a scalar as well.)
+    values = cv2.max(  # type: ignore[call-overload]
+        np.ascontiguousarray(balanced, dtype=np.float32), 0.0)
     if domain == "sqrt":
         values = cv2.sqrt(values)
     mosaic16 = cv2.addWeighted(values, 65535.0, values, 0.0, 0.0, dtype=cv2.CV_16U)  # saturates

@@ -13,7 +13,8 @@ from burstcli import Burst, Frame, hookimpl, param, stage
 from burstcli.errors import StageError
 from burstlib.agreement import (MERGE_BOUNDS, agreement_weight, plane_of, proxy_noise, proxy_of,
                                 quantisation_floor, sample_noise)
-from burstlib.arrays import channel_mean, grey_proxy, noise_coefficients, normalized, per_pixel
+from burstlib.arrays import (channel_mean, grey_proxy, noise_coefficients, normalized, per_pixel,
+                             pixels_of)
 from burstlib.exposure import overlap_ratio
 from burstlib.noise import noise_variance_estimate
 from burstlib.warps import full_flow, warp_to_reference
@@ -169,7 +170,7 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     trust = fit_trust(window, window.of(reference), window.of(sums.total),
                       window.of(sums.weight), sums.held, shrink)
     detail = detail_level(proxy_of(ref_frame, reference)) if sums.held else None
-    share = share_map(detail, trust.centres, trust.merge) if sums.held else np.float32(1.0)
+    share = share_map(detail, trust.centres, trust.merge) if detail is not None else np.float32(1.0)
     merged = sums.total
     merged /= per_pixel(sums.weight, merged)
     if sums.held:
@@ -178,7 +179,7 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
         frames = effective_frames(share, sums.weight)
         shrunk = shrink_residual_noise(merged, variance / per_pixel(frames, merged), strength)
         merged = (_blend(merged, shrunk, share_map(detail, trust.centres, trust.shrink))
-                  if sums.held else shrunk)
+                  if detail is not None else shrunk)
     return _result(burst, merged, "merge.robust",
                    {"mean_weight": sums.used, "noise_factor": _rounded(factors),
                     "held_out": held_out,
@@ -200,6 +201,7 @@ def _robust_sums(burst: Burst, others: list[int], reference: np.ndarray, noise: 
                  params: RobustParams, window: Window, held_out: list[int]) -> _Sums:
     """Every other frame on the reference grid, weighed by its agreement and summed (in
     place: 12 MP RGB frames make no temporaries they need not)."""
+    assert burst.reference is not None  # the merge checked it (_registered)
     ref_frame = burst.frames[burst.reference]
     sums = _Sums(reference.copy(), np.ones(reference.shape[:2], np.float32), {}, {}, [])
     for index in others:
@@ -238,7 +240,7 @@ def _held_out(burst: Burst, others: list[int], shape: tuple[int, ...]) -> list[i
     if len(others) < 2:
         return []
     eligible = [i for i in others if burst.frames[i].flow is None
-                and burst.frames[i].pixels.shape[:2] == shape[:2]]
+                and pixels_of(burst.frames[i]).shape[:2] == shape[:2]]
     return eligible[:HELD_OUT]
 
 
@@ -306,6 +308,7 @@ def merge_kernel(burst: Burst, params: KernelParams) -> Burst:
         agree = (agreement_weight(ref_frame, reference, warped * gain, valid, noise, params.threshold,
                                   params.window)[0]
                  if params.robust else np.ones(reference.shape[:2], np.float32))
+        assert frame.transform is not None  # _registered checked every other frame's
         positions = output_positions(frame.transform, (height, width), 1.0)
         if frame.flow is not None:  # x + flow(x) = H p, so x is about H p - flow(H p)
             flow = full_flow(frame, (height, width))
@@ -337,6 +340,7 @@ def _fallback_rgb(frame: Frame, values: np.ndarray) -> np.ndarray:
         return np.repeat(values[..., None], 3, axis=2)
     from burstlib.kernel import sample_channels
     channels = sample_channels(frame)
+    assert channels is not None  # a decoded mosaic carries its RAW metadata
     out = np.zeros((*values.shape, 3), np.float32)
     for c in range(3):
         plane = np.where(channels == c, values, 0).astype(np.float32)
@@ -434,7 +438,8 @@ def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
     frames = np.stack(stack)
     out = np.empty_like(reference)
     for plane in _plane_slices(ref_frame, reference):
-        out[plane] = _accumulate(frames[(slice(None), *plane)], params)
+        stacked = (slice(None), *plane)  # that plane of every frame
+        out[plane] = _accumulate(frames[stacked], params)
     return _result(burst, np.clip(out, 0.0, None), "deblur.fourier",
                    {"frames": [ref_index, *others], "power": params.power})
 

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burstlib.arrays import channel_mean, normalized, per_pixel
+from burstlib.arrays import channel_mean, normalized, per_pixel, pixels_of
 
 #: Frames held out, at most.
 HELD_OUT = 2
@@ -188,7 +188,7 @@ def fit_trust(window: Window, reference: np.ndarray, total: np.ndarray, weight: 
                       per_pixel(np.maximum(weight - h.agree, 1e-6), total) for h in held]
     carries = [_in_frame_grid(window, h) for h in held]
     # What each held-out frame recorded, in the window's rectangle of its own grid.
-    owns = [normalized(h.frame.replace(pixels=window.of(h.frame.pixels))) * np.float32(h.gain)
+    owns = [normalized(h.frame.replace(pixels=window.of(pixels_of(h.frame)))) * np.float32(h.gain)
             for h in held]
     # Each held-out frame's agreement and the detail level, in its own grid (both fits use them).
     seen = [(carry(h.agree), carry(detail)) for h, carry in zip(held, carries)]

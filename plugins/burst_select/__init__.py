@@ -10,6 +10,8 @@ import numpy as np
 from burstcli import Burst, hookimpl, param, stage
 from burstcli.errors import StageError
 
+from .exposure import select_exposure
+
 SCORE_PREFERENCE = ("frequency", "laplacian", "tenengrad")
 
 
@@ -59,8 +61,8 @@ def select(burst: Burst, params: SelectParams) -> Burst:
     (score - lowest) / (highest - lowest) instead, and the note says so. Frames below
     ``min_relative`` of the reference, and beyond the ``max_frames`` sharpest, are left out of
     ``selected``; the reference always stays. The exposure policy of 001 claims 5-7 (prefer a
-    long-exposure capture when the deblurred reference is still blurry) needs the deblur stage
-    and is not part of this stage.
+    long-exposure capture when the deblurred reference is still blurry) is ``select.exposure``,
+    after ``deblur.network``.
 
     Writes ``reference``, ``selected`` (indices in capture order, the reference included) and
     ``notes["select"]``: method, score, relative sharpness per frame, its mapping, the dropped
@@ -147,5 +149,6 @@ def choose_frames(relative: np.ndarray, reference: int, min_relative: float,
 
 @hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
-    """The ``select`` stage."""
+    """The ``select`` and ``select.exposure`` stages."""
     register(select)
+    register(select_exposure)

@@ -66,12 +66,18 @@ def _parse_noise(text: str) -> str | float:
               help="A textured disc moving across the scene.")
 @click.option("--optics", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Lens blur (Gaussian sigma, pixels); 0 keeps the recipe's full aliasing.")
+@click.option("--long-frames", default=0, show_default=True, type=click.IntRange(0),
+              help="A bracketed burst: this many long exposures after the regular frames.")
+@click.option("--long-exposure", default=4.0, show_default=True, type=click.FloatRange(1),
+              help="The long frames' exposure time over the regular ones' (lower ISO, longer "
+                   "shake).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the first burst.")
 @click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder of clean images to use as scenes (default: a procedural scene).")
 def synth(out: Path, bursts: int, frames: int, size: str, zoom: int, noise: str, blur: float,
           sharp_margin: float, exposure_jitter: float, motion: float, rotation: float,
-          moving_object: bool, optics: float, seed: int, source: Path | None) -> None:
+          moving_object: bool, optics: float, long_frames: int, long_exposure: float, seed: int,
+          source: Path | None) -> None:
     """Write synthetic RAW bursts (DNG) with their ground truth into OUT.
 
     Each burst goes to OUT/burst_NNN/ (seed + N): frame_*.dng, truth.json (true transforms,
@@ -84,6 +90,7 @@ def synth(out: Path, bursts: int, frames: int, size: str, zoom: int, noise: str,
                                noise=_parse_noise(noise), blur=blur, sharp_margin=sharp_margin,
                                exposure_jitter=exposure_jitter, motion=motion,
                                rotation=rotation, moving_object=moving_object, optics=optics,
+                               long_frames=long_frames, long_exposure=long_exposure,
                                seed=seed + index,
                                source=source, name=f"burst_{index:03d}")
         try:

@@ -38,7 +38,10 @@ def demo(ctx: click.Context, folder: Path, preset: str, frames: int, size: str, 
     truth = make_burst(shots, SynthOptions(frames=frames, width=width, height=height, seed=seed,
                                            name="demo"))
     click.echo(f"wrote {frames} DNG frames to {shots / 'demo'}")
-    enhance = ctx.find_root().command.get_command(ctx, "enhance")
+    root = ctx.find_root().command
+    assert isinstance(root, click.Group)  # demo is a subcommand of the burst group
+    enhance = root.get_command(ctx, "enhance")
+    assert enhance is not None  # a core command of that group
     try:
         ctx.invoke(enhance, paths=(shots,), preset=preset, output=out, overwrite=True)
     except SystemExit as done:

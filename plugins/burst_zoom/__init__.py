@@ -11,8 +11,10 @@ import numpy as np
 
 from burstcli import Burst, hookimpl, param, stage
 from burstcli.errors import StageError
+from burstcli.models import ModelCard
+from burstcli.registry import find_model
 from burstlib.exposure import exposure_gain
-from burstlib.arrays import normalized
+from burstlib.arrays import normalized, pixels_of
 
 from .classical import (Grid, SensorModel, back_project, back_project_validated, bicubic_start,
                         hold_out, kernel_start)
@@ -55,18 +57,6 @@ def shipped_models() -> list[str]:
     """The shipped models' names (x2, x4; not their single-frame fallbacks)."""
     return sorted(p.stem.removeprefix("zoom_") for p in SHIPPED_MODELS.glob("zoom_*.tflite")
                   if p.with_suffix(".json").is_file() and not p.stem.endswith("_single"))
-
-
-def check_model(value: str) -> str | None:
-    """a shipped model (x2, x4) or an existing .tflite with its .json card beside it"""
-    path = model_path(value)
-    if path.is_file() and path.with_suffix(".json").is_file():
-        return None
-    if path.parent == SHIPPED_MODELS:
-        return f"no shipped model {value!r}: {', '.join(shipped_models())}, or a .tflite path"
-    if not path.is_file():
-        return f"no model file {value}"
-    return f"{value} has no .json card beside it ({path.with_suffix('.json').name})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,11 +128,11 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
     x, y, w, h = burst_window(burst, params.field, params.scale, height, width)
     grid = Grid(params.scale, (x, y), (h, w))
     gains = [1.0, *(exposure_gain(frames[0], f) for f in frames[1:])]
-    agreement = motion_weights(frames, params.robust) if params.robust > 0 and len(frames) > 1 \
+    weights = motion_weights(frames, params.robust) if params.robust > 0 and len(frames) > 1 \
         else [None] * len(frames)
     cuts = [window_cut(f, (x, y), (h, w)) for f in frames]  # a zoom needs a part only
     frames = [crop_to_window(f, (x, y), (h, w)) for f in frames]
-    agreement = [None if a is None else a[cut] for a, cut in zip(agreement, cuts)]
+    agreement = [None if a is None else a[cut] for a, cut in zip(weights, cuts)]
     models = [SensorModel(f, grid, g, a) for f, g, a in zip(frames, gains, agreement)]
 
     grey = frames[0].layout != "cfa" and reference.ndim == 2
@@ -186,7 +176,7 @@ def zoom_classical(burst: Burst, params: ClassicalParams) -> Burst:
 class NetworkParams:
     model: str = param("x4", "a shipped model (x2, x4) or the path of a .tflite made by "
                              "`burst export` (its .json card beside it gives the scale)",
-                       check=check_model)
+                       model_task="zoom")
     field: str = param("full", "as zoom.classical: full, center or x,y,w,h", check=check_field)
     # Tiles overlap by 8 px on each side (runtime.TiledModel): smaller ones keep little.
     tile: int = param(256, "network tile side in input pixels (memory stays bounded)", low=32,
@@ -228,7 +218,7 @@ def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
         raise StageError("zoom: frames are not registered; put an `align.*` stage first")
     if frames[0].layout in ("cfa", "linear_raw"):
         raise StageError("zoom.network works on developed frames; put `develop.frames` first")
-    model = load_model(params.model, params.tile)
+    model = load_model(str(find_model(params.model, "zoom").file), params.tile)
     reference = normalized(frames[0])
     height, width = reference.shape[:2]
     x, y, w, h = burst_window(burst, params.field, model.scale, height, width)
@@ -273,9 +263,9 @@ def zoom_window(burst: Burst, params: WindowParams) -> Burst:
         raise StageError("zoom.window: frames are already registered; put it before align.*")
     if NOTE in burst.notes:
         raise StageError("zoom.window: the frames were cut already")
-    height, width = burst.reference_frame.pixels.shape[:2]
+    height, width = pixels_of(burst.reference_frame).shape[:2]
     left, top, right, bottom = cut_box(params.field, params.scale, height, width, params.margin)
-    cut = [f.replace(pixels=f.pixels[top:bottom, left:right]) for f in frames]
+    cut = [f.replace(pixels=pixels_of(f)[top:bottom, left:right]) for f in frames]
     return burst.with_frames(cut).with_note(NOTE, {
         "origin": [left, top], "size": [right - left, bottom - top],
         "frame_size": [width, height]})
@@ -283,17 +273,22 @@ def zoom_window(burst: Burst, params: WindowParams) -> Burst:
 
 @hookimpl
 def register_commands(cli) -> None:  # type: ignore[no-untyped-def]
-    """Add ``burst bench``, ``burst train`` and ``burst export``."""
-    import click
+    """Add ``burst bench zoom``, ``burst train zoom`` (``burst train CONFIG`` for a zoom
+    config) and ``burst export``."""
+    from burstcli.cli.context import shared_group
 
-    from .commands import bench, bench_zoom, export_command, train_command
-    existing = cli.commands.get("bench")  # another plugin may have made the group first
-    if isinstance(existing, click.Group):
-        existing.add_command(bench_zoom)
-    else:
-        cli.add_command(bench)
-    for command in (train_command, export_command):
-        cli.add_command(command)
+    from .commands import bench_zoom, export_command, train_command
+    shared_group(cli, "bench").add_command(bench_zoom)
+    shared_group(cli, "train").add_command(train_command)
+    cli.add_command(export_command)
+
+
+@hookimpl
+def register_models(register) -> None:  # type: ignore[no-untyped-def]
+    """The shipped zoom networks, by scale (``x2``, ``x4``; each hands bursts of one frame to
+    its ``_single`` fallback beside it)."""
+    for name in shipped_models():
+        register(ModelCard.from_file(name, model_path(name)))
 
 
 @hookimpl

@@ -24,15 +24,20 @@ import functools
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from burstcli import Burst, Frame
 from burstcli.registry import run_stage
+from burstlib.images import image_files
 
 from .features import bicubic
-from .samples import IMAGE_SUFFIXES, SampleOptions, _as_estimated, bicubic_downscale
+from .samples import SampleOptions, _as_estimated, bicubic_downscale
+
+if TYPE_CHECKING:  # not at run time: the network module loads only when a model is given
+    from .network import LoadedModel
 
 SINGLE_SETS = ("set5", "set14", "b100", "urban100_subset")
 BURST_SETS = ("set14", "b100")
@@ -57,11 +62,8 @@ def psnr(estimate: np.ndarray, truth: np.ndarray, border: int) -> float:
 
 
 def _images(folder: Path) -> list[np.ndarray]:
-    out = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            out.append(np.asarray(Image.open(path).convert("RGB"), np.float32) / 255)
-    return out
+    return [np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
+            for path in image_files([folder])]
 
 
 def _full_range_y(rgb: np.ndarray) -> np.ndarray:
@@ -73,7 +75,7 @@ class Methods:
     """The scale, and the network (a ``burst_zoom.network.LoadedModel``) if there is one."""
 
     scale: int
-    model: object | None  # burst_zoom.network.LoadedModel
+    model: LoadedModel | None
     ensemble: int = 1  # the network's self-ensemble
 
 
@@ -152,7 +154,7 @@ def bench_vid4(data: Path, methods: Methods, limit: int | None) -> None:
         burst = Burst("v", tuple(Frame(Path(f"{i}.png"), pixels=low, layout="gray")
                                  for i, low in enumerate(lows)), reference=0)
         burst = run_stage("align.global", burst)
-        transforms = [f.transform for f in burst.frames]
+        transforms = [_registered(f) for f in burst.frames]
         _timed_rows(methods, lows, transforms, window[3][:h, :w], rows, seconds)
     _table(f"Vid4 city x{s}, real motion, {len(starts)} bursts of 8 frames", rows, seconds)
 
@@ -180,11 +182,12 @@ def bench_dng(methods: Methods, count: int, seed: int = 0) -> None:
             burst = run_stage("decode", Burst("d", tuple(Frame(f) for f in files)))
             burst = run_stage("align.global", burst.replace(reference=truth["reference"]))
             # Truth pixel k sits at LR position k / s; ours at (k - (s - 1) / 2) / s.
-            shift = np.float32([[1, 0, -(s - 1) / 2], [0, 1, -(s - 1) / 2]])
+            shift = np.array([[1, 0, -(s - 1) / 2], [0, 1, -(s - 1) / 2]], np.float32)
             hr = cv2.warpAffine(truth["clean_hr"], shift, truth["clean_hr"].shape[1::-1],
                                 flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                 borderMode=cv2.BORDER_REFLECT)
-            target = run_stage("develop", burst.replace(image=hr, image_layout="linear_raw")).image
+            target = _image(run_stage("develop",
+                                      burst.replace(image=hr, image_layout="linear_raw")))
             calls = _dng_calls(burst, s, methods, zoom_classical, zoom_network)
             for name, run in calls.items():
                 start = time.perf_counter()
@@ -198,7 +201,7 @@ def bench_dng(methods: Methods, count: int, seed: int = 0) -> None:
 
 def _dng_calls(burst, s, methods, zoom_classical, zoom_network):  # type: ignore[no-untyped-def]
     def developed(b: Burst) -> np.ndarray:
-        return run_stage("develop", b).image
+        return _image(run_stage("develop", b))
 
     def bicubic_rgb() -> np.ndarray:
         return bicubic(developed(burst), s)
@@ -246,13 +249,24 @@ def _method_calls(methods: Methods, frames: list[np.ndarray], transforms: list[n
             params = dataclasses.replace(zoom_classical.params_type(), scale=s,
                                          iterations=iterations, validation=0.0)
             calls[f"classical, {iterations} it."] = functools.partial(
-                lambda p: zoom_classical(burst, p).image, params)
-    if methods.model is not None:
+                lambda p: _image(zoom_classical(burst, p)), params)
+    model = methods.model
+    if model is not None:
         from .network import super_resolve_luma
         size = frames[0].shape
         if len(frames) > 1:
             calls["network, all frames"] = lambda: super_resolve_luma(
-                methods.model, frames, transforms, (0, 0), size, methods.ensemble)
+                model, frames, transforms, (0, 0), size, methods.ensemble)
         calls["network, reference only"] = lambda: super_resolve_luma(
-            methods.model, frames[:1], transforms[:1], (0, 0), size, methods.ensemble)
+            model, frames[:1], transforms[:1], (0, 0), size, methods.ensemble)
     return calls
+
+
+def _registered(frame: Frame) -> np.ndarray:
+    assert frame.transform is not None  # align.global gives every frame of the burst one
+    return frame.transform
+
+
+def _image(burst: Burst) -> np.ndarray:
+    assert burst.image is not None  # what develop and the zoom stages make
+    return burst.image

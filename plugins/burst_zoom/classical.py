@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burstlib.arrays import normalized
+from burstlib.arrays import normalized, pixels_of
 from burstlib.kernel import Accumulator, output_positions, sample_channels
 from burstlib.synth.sensor import hr_from_lr
 
@@ -45,7 +45,7 @@ class Grid:
 def hr_positions(frame: Frame, grid: Grid) -> np.ndarray:
     """Where each of the frame's pixels lands on the HR grid (2 x n)."""
     transform = frame.transform if frame.transform is not None else np.eye(3)
-    return output_positions(grid.from_reference() @ transform, frame.pixels.shape[:2], 1.0)
+    return output_positions(grid.from_reference() @ transform, pixels_of(frame).shape[:2], 1.0)
 
 
 def _channel_masks(frame: Frame) -> list[np.ndarray] | None:
@@ -94,6 +94,7 @@ def bicubic_start(frame: Frame, grid: Grid, channels: int) -> np.ndarray:
 def _bilinear_demosaic(frame: Frame, values: np.ndarray) -> np.ndarray:
     """Each colour's samples spread to the whole mosaic by normalised 3x3 averaging."""
     channels = sample_channels(frame)
+    assert channels is not None  # a decoded mosaic carries its RAW metadata
     kernel = np.array([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]], np.float32)
     out = np.empty((*values.shape, 3), np.float32)
     for c in range(3):
@@ -160,7 +161,7 @@ class SensorModel:
         self.values = normalized(frame) * np.float32(gain)
         if self.values.ndim == 2 and frame.layout != "cfa":
             self.values = self.values[..., None]
-        height, width = frame.pixels.shape[:2]
+        height, width = pixels_of(frame).shape[:2]
         positions = hr_positions(frame, grid).astype(np.float32)
         # The box of an LR pixel centred at q covers HR [q - (s-1)/2, q + (s-1)/2]; the box
         # filter below is anchored at its top-left, so it is sampled at q - (s-1)/2.
@@ -238,7 +239,7 @@ def _iteration(models: list[SensorModel], estimate: np.ndarray, step: float,
     """One back-projection step: (new estimate, coverage, mean squared error of the held-out
     pixels under the estimate it started from; 0 without any)."""
     spread_weights = coverage is None  # the weights never change: their spread is made once
-    if spread_weights:
+    if coverage is None:
         coverage = np.zeros_like(estimate)
     correction = np.zeros_like(estimate)
     boxed = box_average(estimate, models[0].scale)

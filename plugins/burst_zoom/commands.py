@@ -6,15 +6,12 @@ from pathlib import Path
 
 import click
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from burstlib.images import default_data
+
+DEFAULT_DATA = default_data()
 
 
-@click.group()
-def bench() -> None:
-    """Benchmarks that print every figure beside its peers (same code, same run)."""
-
-
-@bench.command("zoom")
+@click.command("zoom")
 @click.option("--scale", type=click.IntRange(2, 4), default=4, show_default=True)
 @click.option("--model", default=None, help="model name (x2, x4) or .tflite path; default: "
               "the shipped model for --scale, if there is one; '' for the peers only")
@@ -57,13 +54,12 @@ def bench_zoom(scale: int, model: str | None, data: Path | None, limit: int | No
 
 
 def _default_data() -> Path:
-    for candidate in (Path.cwd().parent / "shared" / "data", DEFAULT_DATA):
-        if candidate.is_dir():
-            return candidate
+    if DEFAULT_DATA.is_dir():
+        return DEFAULT_DATA
     raise click.ClickException("no data folder: pass --data (see ../shared/data/README.md)")
 
 
-@click.command("train")
+@click.command("zoom")
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="checkpoint file (default: CONFIG with .pt); an existing one is resumed")
@@ -85,15 +81,15 @@ def train_command(config: Path, out: Path | None, steps: int | None, init: Path 
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from burstlib.nn.trainloop import with_steps
+
     from .training import export, load_config, train
 
     try:
         settings = load_config(config)
     except (ValueError, TypeError) as error:
         raise click.ClickException(str(error)) from None
-    if steps is not None:
-        settings = dataclasses.replace(settings, steps=steps,
-                                       checkpoint_every=min(settings.checkpoint_every, steps))
+    settings = with_steps(settings, steps)
     if init is not None:
         settings = dataclasses.replace(settings, init=str(init.resolve()))
     checkpoint = out or config.with_suffix(".pt")

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
+from burstlib.arrays import pixels_of
 
 from .classical import Grid, SensorModel, back_project
 
@@ -131,7 +132,7 @@ def window_cut(frame: Frame, origin: tuple[float, float], size: tuple[int, int]
     """(rows, columns) of the part of a frame that lands in a reference window; a mosaic's
     start at even offsets, so its colour phase is unchanged."""
     transform = frame.transform if frame.transform is not None else np.eye(3)
-    _, _, (rows, cols) = _within_window(frame.pixels, transform, origin, size)
+    _, _, (rows, cols) = _within_window(pixels_of(frame), transform, origin, size)
     top, left = rows.start, cols.start
     if frame.layout == "cfa":
         top, left = top - top % 2, left - left % 2
@@ -143,7 +144,7 @@ def crop_to_window(frame: Frame, origin: tuple[float, float], size: tuple[int, i
     transform = frame.transform if frame.transform is not None else np.eye(3)
     rows, cols = window_cut(frame, origin, size)
     shift = np.array([[1, 0, cols.start], [0, 1, rows.start], [0, 0, 1.0]])
-    return frame.replace(pixels=frame.pixels[rows, cols], transform=transform @ shift)
+    return frame.replace(pixels=pixels_of(frame)[rows, cols], transform=transform @ shift)
 
 
 def classical_estimate(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,

@@ -22,8 +22,8 @@ def window(field: str, scale: int, height: int, width: int) -> tuple[float, floa
     if field == "full":
         return 0.0, 0.0, width, height
     if field == "center":
-        w, h = max(1, round(width / scale)), max(1, round(height / scale))
-        return (width - w) / 2, (height - h) / 2, w, h
+        cw, ch = max(1, round(width / scale)), max(1, round(height / scale))
+        return (width - cw) / 2, (height - ch) / 2, cw, ch
     try:
         x, y, w, h = (float(v) for v in field.split(","))
     except ValueError:

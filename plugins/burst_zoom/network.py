@@ -18,7 +18,7 @@ from burstlib.arrays import normalized
 
 from .features import bicubic, depth_to_space, input_channels, network_input, space_to_depth
 from .motion import motion_weights
-from .runtime import TiledModel, stitch
+from burstlib.litert import TiledModel, stitch
 
 MODELS = Path(__file__).parent / "models"
 

@@ -18,27 +18,14 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from burstlib.images import load_images
 from burstlib.synth.sensor import SensorBurst, sensor_burst
 
 from .features import network_input
 
-IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
-
-
 def load_luma_images(folders: list[Path]) -> list[np.ndarray]:
     """Every image of ``folders`` as float32 Y in [0, 1] (BT.601 of its gamma-encoded RGB)."""
-    images = []
-    for folder in folders:
-        for path in sorted(Path(folder).iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                continue
-            images.append(cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)[..., 0].astype(np.float32) / 255)
-    if not images:
-        raise ValueError(f"no images in {', '.join(map(str, folders))}")
-    return images
+    return load_images(folders, "y")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +124,7 @@ def bicubic_downscale(image: np.ndarray, scale: int) -> np.ndarray:
     """Antialiased bicubic downscaling (Pillow; MATLAB's imresize is within 0.1-0.3 dB)."""
     h, w = image.shape
     resized = Image.fromarray(image.astype(np.float32), mode="F").resize(
-        (w // scale, h // scale), Image.BICUBIC)
+        (w // scale, h // scale), Image.Resampling.BICUBIC)
     return np.asarray(resized, np.float32)
 
 

@@ -29,7 +29,6 @@ import dataclasses
 import json
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -67,7 +66,8 @@ class TrainConfig:
         return input_channels(self.scale, self.sample_options().classical_iterations > 0)
 
     def sample_options(self) -> SampleOptions:
-        extra = {k: tuple(v) if isinstance(v, list) else v for k, v in self.samples.items()}
+        extra: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in self.samples.items()}
         return SampleOptions(scale=self.scale, patch=self.patch, **extra)
 
 
@@ -104,13 +104,6 @@ def build_network(config: TrainConfig):  # type: ignore[no-untyped-def]
     return RepNet(net)
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    import torch
-    temp = path.with_name(path.name + ".tmp")
-    torch.save(obj, temp)
-    os.replace(temp, path)
-
-
 def train(config: TrainConfig, checkpoint: Path,
           report: Callable[[int, float, float, float], None] | None = None) -> Path:
     """Train (or resume from ``checkpoint``) for ``config.steps``; returns the checkpoint.
@@ -118,42 +111,22 @@ def train(config: TrainConfig, checkpoint: Path,
     ``report(step, loss, validation_psnr_gain_db, seconds_per_step)`` is called every
     ``checkpoint_every`` steps and at the end."""
     import torch
-    torch.set_num_threads(int(os.environ.get("BURST_TRAIN_THREADS", os.cpu_count() or 1)))
-    rng = np.random.default_rng(config.seed)
-    torch.manual_seed(config.seed)
+
+    from burstlib.nn.trainloop import LoopSettings, train_loop, use_threads
+    use_threads()
+    torch.manual_seed(config.seed)  # the initial weights
     images = load_luma_images([Path(d) for d in config.data])
     options = config.sample_options()
     model = build_network(config).set_mode("branches" if config.with_bn else "fused")
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    start = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        start = state["step"]
-        rng = np.random.default_rng([config.seed, start])  # a fresh stream after a resume
-    elif config.init:
+    if not checkpoint.exists() and config.init:
         warm_start(model, Path(config.init))
     validation = _validation_batch(images, options, config.seed)
-    clock = time.perf_counter()
-    for step in range(start, config.steps):
-        for group in optimiser.param_groups:  # cosine decay to 1 % of the rate
-            group["lr"] = config.learning_rate * (0.01 + 0.99 * 0.5 * (
-                1 + math.cos(math.pi * step / config.steps)))
-        inputs, targets = (torch.from_numpy(a) for a in make_batch(images, options, config.batch, rng))
-        model.train()
-        loss = torch.nn.functional.l1_loss(model(inputs), targets)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        done = step + 1
-        if done % config.checkpoint_every == 0 or done == config.steps:
-            _atomic_save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                          "step": done, "config": dataclasses.asdict(config)}, checkpoint)
-            if report is not None:
-                seconds = (time.perf_counter() - clock) / max(1, done - start)
-                report(done, float(loss.detach()), validation_gain(model, validation), seconds)
-    return checkpoint
+    settings = LoopSettings(config.steps, config.learning_rate, config.checkpoint_every,
+                            config.seed)
+    return train_loop(model, settings,
+                      lambda rng: make_batch(images, options, config.batch, rng), checkpoint,
+                      dataclasses.asdict(config), lambda net: validation_gain(net, validation),
+                      report)
 
 
 def warm_start(model, init: Path) -> None:  # type: ignore[no-untyped-def]
@@ -232,7 +205,7 @@ def export(checkpoint: Path, out: Path, strategy: str = "all", folded: bool = Tr
     temp = out.with_name(out.name + ".tmp")
     temp.write_bytes(content)
     os.replace(temp, out)
-    card = {"scale": config.scale, "input_channels": config.input_channels,
+    card = {"task": "zoom", "planes": "y", "scale": config.scale, "input_channels": config.input_channels,
             "classical_iterations": config.sample_options().classical_iterations,
             "folded": folded, "fold_strategy": strategy if folded else None,
             "steps": steps, "parameters": graph.num_params(), "bytes": len(content),

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from burstcli import Frame
-from burstlib.arrays import channel_mean, grey_proxy, noise_coefficients, normalized
+from burstlib.arrays import channel_mean, grey_proxy, noise_coefficients, normalized, pixels_of
 from burstlib.exposure import overlap_ratio
 from burstlib.noise import noise_level_function, proxy_channels
 from burstlib.registration.lk import gaussian_noise_gain
@@ -171,9 +171,9 @@ def agreement_in_frames(reference: Frame, frames: Sequence[Frame], threshold: fl
         slope_x = cv2.Sobel(proxy, cv2.CV_32F, 1, 0, ksize=3) / 8
         slope_y = cv2.Sobel(proxy, cv2.CV_32F, 0, 1, ksize=3) / 8
         noise = noise + np.float32(misalignment ** 2) * (slope_x ** 2 + slope_y ** 2)
-    maps = []
+    maps: list[np.ndarray] = []
     for frame in frames:
-        shape = frame.pixels.shape[:2]
+        shape = pixels_of(frame).shape[:2]
         if frame is reference:
             maps.append(np.ones(shape, np.float32))
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from burstcli.model import Frame, RawInfo
+from burstcli.model import Burst, Frame, RawInfo
 
 
 def cfa_site_indices(raw: RawInfo, shape: tuple[int, int]) -> np.ndarray:
@@ -22,6 +22,13 @@ def cfa_site_indices(raw: RawInfo, shape: tuple[int, int]) -> np.ndarray:
     return np.tile(pattern, reps)[:shape[0], :shape[1]]
 
 
+def pixels_of(frame: Frame) -> np.ndarray:
+    """``frame.pixels`` of a decoded frame (what every stage after ``decode`` holds)."""
+    if frame.pixels is None:
+        raise ValueError(f"{frame.path}: not decoded")
+    return frame.pixels
+
+
 def normalized(frame: Frame) -> np.ndarray:
     """float32 pixels with 0 = black and 1 = white, the same shape as ``frame.pixels``.
 
@@ -29,9 +36,7 @@ def normalized(frame: Frame) -> np.ndarray:
     per plane; 8/16-bit images: x / dtype max; float pixels (what merging stages produce)
     are taken as already normalised.
     """
-    pixels = frame.pixels
-    if pixels is None:
-        raise ValueError(f"{frame.path}: not decoded")
+    pixels = pixels_of(frame)
     if frame.layout in ("cfa", "linear_raw") and frame.raw is not None:
         return normalize_raw(pixels, frame.raw, frame.layout)
     if pixels.dtype.kind in "ui":
@@ -125,3 +130,13 @@ def per_pixel(plane: np.ndarray, like: np.ndarray) -> np.ndarray:
     """A 2-D map (H x W) shaped to multiply ``like`` (H x W or H x W x C): one value for
     every channel."""
     return plane[..., None] if like.ndim == 3 else plane
+
+
+def in_linear_light(burst: Burst) -> bool:
+    """Whether the burst's developed frames (and an image merged from them) hold linear light:
+    ``develop.frames`` developed RAW frames with ``output: linear`` and no ``develop.encode``
+    has applied the sRGB curve since. Stages that work on gamma-encoded pictures (a network
+    trained on them, a sharpness threshold calibrated on them) encode first."""
+    note = burst.notes.get("develop.frames") or {}
+    return (note.get("output") == "linear" and bool(note.get("developed"))
+            and "develop.encode" not in burst.notes)

@@ -40,3 +40,21 @@ def upsample_chroma(yuv: np.ndarray, y: np.ndarray) -> np.ndarray:
     out[..., 1:] = cv2.resize(np.ascontiguousarray(yuv[..., 1:]), (width, height),
                               interpolation=cv2.INTER_CUBIC)
     return out
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """Linear light -> the sRGB transfer curve, clipped to [0, 1], float32."""
+    x = np.clip(linear, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x,
+                    1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+def srgb_decode(encoded: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values -> linear light (the curve inverted), float32."""
+    return np.where(encoded <= 0.04045, encoded / 12.92,
+                    ((encoded + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma of a gamma-encoded RGB image (H x W x 3 -> H x W, float32)."""
+    return (rgb @ _LUMA.astype(np.float32)).astype(np.float32)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 from fractions import Fraction
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import tifffile
@@ -46,9 +47,18 @@ def _rational(value: float) -> tuple[int, int]:
     return fraction.numerator, fraction.denominator
 
 
-def _exif_fields(exif: dict) -> dict[str, object]:
+class _ExifFields(TypedDict, total=False):
+    """The EXIF values to write (a key is missing when the caller gave no value)."""
+
+    datetime: str
+    subsec: str
+    exposure: tuple[int, int]
+    iso: int
+
+
+def _exif_fields(exif: dict) -> _ExifFields:
     """The EXIF values to write, as text / numbers, from the caller's ``exif`` dict."""
-    fields: dict[str, object] = {}
+    fields: _ExifFields = {}
     time = exif.get("capture_time")
     if isinstance(time, _dt.datetime):
         fields["datetime"] = time.strftime("%Y:%m:%d %H:%M:%S")
@@ -60,7 +70,7 @@ def _exif_fields(exif: dict) -> dict[str, object]:
     return fields
 
 
-def _ifd0_exif_tags(fields: dict[str, object]) -> list[tuple]:
+def _ifd0_exif_tags(fields: _ExifFields) -> list[tuple]:
     """EXIF tags in IFD0 as tifffile extratags (exifread names them "Image X")."""
     tags: list[tuple] = []
     if "datetime" in fields:
@@ -73,16 +83,16 @@ def _ifd0_exif_tags(fields: dict[str, object]) -> list[tuple]:
     return tags
 
 
-def _exif_ifd_entries(fields: dict[str, object]) -> list[exififd.Entry]:
+def _exif_ifd_entries(fields: _ExifFields) -> list[exififd.Entry]:
     """The same fields for the Exif sub-IFD."""
     entries = [exififd.undefined_entry(EXIF_VERSION, b"0231")]
     if "datetime" in fields:
         entries.append(exififd.ascii_entry(DATETIME_ORIGINAL, str(fields["datetime"])))
         entries.append(exififd.ascii_entry(SUBSEC_ORIGINAL, str(fields["subsec"])))
     if "exposure" in fields:
-        entries.append(exififd.rational_entry(EXPOSURE_TIME, *fields["exposure"]))  # type: ignore[misc]
+        entries.append(exififd.rational_entry(EXPOSURE_TIME, *fields["exposure"]))
     if "iso" in fields:
-        entries.append(exififd.short_entry(ISO, int(fields["iso"])))  # type: ignore[arg-type]
+        entries.append(exififd.short_entry(ISO, int(fields["iso"])))
     return entries
 
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from burstcli import Frame
-from burstlib.arrays import cfa_site_indices, normalized
+from burstlib.arrays import cfa_site_indices, normalized, pixels_of
 
 #: RawInfo colour letters -> output channel.
 CHANNEL = {"R": 0, "G": 1, "B": 2}
@@ -25,7 +25,7 @@ def sample_channels(frame: Frame) -> np.ndarray | None:
     if frame.layout != "cfa" or frame.raw is None:
         return None
     letters = np.array([CHANNEL.get(c, 1) for c in frame.raw.color_desc])
-    return letters[cfa_site_indices(frame.raw, frame.pixels.shape[:2])]
+    return letters[cfa_site_indices(frame.raw, pixels_of(frame).shape[:2])]
 
 
 class Accumulator:

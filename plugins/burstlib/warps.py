@@ -22,7 +22,8 @@ def _plane_map(transform: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return np.linalg.inv(b) @ np.linalg.inv(transform) @ b
 
 
-def _warp(image: np.ndarray, to_source: np.ndarray, shape: tuple[int, int], flag: int) -> np.ndarray:
+def _warp(image: np.ndarray, to_source: np.ndarray, shape: tuple[int, ...],
+          flag: int) -> np.ndarray:
     return cv2.warpPerspective(image, to_source, (shape[1], shape[0]),
                                flags=flag | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
                                borderValue=0)
@@ -59,6 +60,7 @@ def warp_to_reference(frame: Frame, shape: tuple[int, ...], interpolation: str) 
 def full_flow(frame: Frame, shape: tuple[int, ...]) -> np.ndarray:
     """The frame's flow resized to the reference grid (h, w, 2), in reference pixels."""
     height, width = shape[:2]
+    assert frame.flow is not None  # called for frames a local registration gave a flow
     if frame.flow.shape[:2] == (height, width):
         return frame.flow.astype(np.float32, copy=False)
     return cv2.resize(frame.flow.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)

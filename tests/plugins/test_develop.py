@@ -11,6 +11,7 @@ import pytest
 from burst_decode import decode
 from burst_develop import develop, develop_frames
 from burst_develop.libraw import libraw_demosaic
+from burstlib.colour import srgb_decode
 from burstlib.dng import write_dng
 from burstcli import Burst, Frame, RawInfo
 from burstcli.errors import StageError
@@ -91,11 +92,6 @@ def develop_linear(truth: np.ndarray, cfa: str, demosaic: str | None = None) -> 
     return develop_mosaic(sensor(truth, cfa), raw_info(cfa), output="linear", **params).image
 
 
-def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
-    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
-    return linear.astype(np.float32)
-
-
 @pytest.mark.parametrize("cfa", sorted(PATTERNS))
 @pytest.mark.parametrize("shape", [(16, 16), (23, 31), (40, 7)])
 def test_libraw_reproduces_a_flat_colour_exactly(cfa, shape):
@@ -130,7 +126,7 @@ def test_libraw_keeps_a_colour_chart_in_place_and_value(cfa):
 
 def test_default_demosaic_beats_edge_aware_on_a_real_photograph(shared_data):
     srgb = iio.imread(shared_data / "kodak24" / "kodim19.png")[256:512, 128:384]  # the fence
-    truth = srgb_to_linear(srgb.astype(np.float32) / 255)
+    truth = srgb_decode(srgb.astype(np.float32) / 255)
     psnr = {m: linear_psnr(develop_linear(truth, "GRBG", m), truth) for m in ("ea", None)}
     assert develop.params_type().demosaic == "ahd"
     assert psnr[None] - psnr["ea"] > 5.0  # measured: +9.6 dB on this crop
@@ -139,7 +135,7 @@ def test_default_demosaic_beats_edge_aware_on_a_real_photograph(shared_data):
 def test_square_root_domain_and_padding_pay_on_a_real_photograph(shared_data):
     """Why the LibRaw path feeds square roots and pads the mosaic: each is measured here."""
     srgb = iio.imread(shared_data / "kodak24" / "kodim19.png")[256:512, 128:384]
-    truth = srgb_to_linear(srgb.astype(np.float32) / 255)
+    truth = srgb_decode(srgb.astype(np.float32) / 255)
     mosaic = bayer(truth, "BGGR")
     rgb = libraw_demosaic(mosaic, "BGGR", "ahd")
     linear_fed = libraw_demosaic(mosaic, "BGGR", "ahd", domain="linear")

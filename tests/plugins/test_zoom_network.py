@@ -41,7 +41,7 @@ def trained(tmp_path_factory) -> Path:
 
 def test_export_is_exact_and_tiling_changes_nothing(trained):
     import torch
-    from burst_zoom.runtime import TiledModel
+    from burstlib.litert import TiledModel
     from burst_zoom.training import load_trained
     card = json.loads(trained.with_suffix(".json").read_text())
     assert card["scale"] == 2 and card["folded"] and card["steps"] == 3
@@ -70,7 +70,7 @@ def test_zoom_network_stage_on_a_burst_and_on_one_frame(trained):
 
 
 def test_unfolded_export_gives_the_same_output(trained):
-    from burst_zoom.runtime import TiledModel
+    from burstlib.litert import TiledModel
     from burst_zoom.training import export
     slow = export(trained.with_suffix(".pt"), trained.with_name("slow.tflite"), folded=False)
     x = np.random.default_rng(3).random((20, 20, 9)).astype(np.float32)
@@ -159,7 +159,7 @@ def test_the_runtime_prints_nothing_on_stderr():
     code = ("import numpy as np\n"
             "from burst_zoom.features import input_channels\n"
             "from burst_zoom.network import MODELS\n"
-            "from burst_zoom.runtime import TiledModel\n"
+            "from burstlib.litert import TiledModel\n"
             "runner = TiledModel(MODELS / 'zoom_x2.tflite', 2, tile=32)\n"
             "print(runner(np.zeros((24, 24, input_channels(2, True)), np.float32)).shape)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -7,6 +7,8 @@ functions under ``no_grad``). Every rule is exact; none crosses an activation.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,6 +21,8 @@ def fuse_bn(weight: torch.Tensor, bias: torch.Tensor, bn: nn.BatchNorm2d) -> Ker
 
     K' = K * g / sqrt(var + eps),  b' = beta + (b - mean) * g / sqrt(var + eps).
     """
+    # None only for a BatchNorm built with track_running_stats=False, which the nets never use.
+    assert bn.running_var is not None and bn.running_mean is not None
     gamma = bn.weight if bn.affine else torch.ones_like(bn.running_var)
     beta = bn.bias if bn.affine else torch.zeros_like(bn.running_var)
     factor = gamma / torch.sqrt(bn.running_var + bn.eps)
@@ -40,6 +44,13 @@ def chain(kernels: list[Kernel]) -> Kernel:
         bias = next_bias + torch.einsum("omyx,m->o", next_weight, bias)
         weight = torch.einsum("omyx,mi->oiyx", next_weight, weight[:, :, 0, 0])
     return weight, bias
+
+
+def summed(tensors: Iterable[torch.Tensor]) -> torch.Tensor:
+    """``sum(tensors)`` of one tensor or more (typed: never the 0 of an empty sum)."""
+    total = sum(tensors)
+    assert isinstance(total, torch.Tensor), "nothing to sum"
+    return total
 
 
 def pad_to(weight: torch.Tensor, size: int) -> torch.Tensor:

@@ -24,9 +24,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .algebra import pad_to
+from .algebra import pad_to, summed
 from .graph import Graph, Node
-from .net import RepModule, RepNet
+from .net import Branch, IdentityBranch, RepModule, RepNet
 
 SELECTIONS = ("all", "random", "by_kernel_scale", "by_count")
 GROUPINGS = ("even", "by_kernel_scale")
@@ -162,7 +162,7 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().numpy(), np.float32)
 
 
-def _unfolded_branch(b: _Builder, x: str, branch: torch.nn.Module) -> str:
+def _unfolded_branch(b: _Builder, x: str, branch: Branch | IdentityBranch) -> str:
     """A branch as it was trained: one conv node per stage, BN folded into its own conv.
 
     A chain's 1x1 sees a zero-padded input in training, so at the border its output is its
@@ -171,6 +171,7 @@ def _unfolded_branch(b: _Builder, x: str, branch: torch.nn.Module) -> str:
     """
     if not branch.first_type:
         return x
+    assert isinstance(branch, Branch)  # the first-type branches are the chains
     kernels = [stage.kernel() for stage in branch.stages]
     carry = torch.zeros(kernels[0][0].shape[1], dtype=kernels[0][0].dtype)
     for position, (weight, bias) in enumerate(kernels):
@@ -185,8 +186,8 @@ def _merged(module: RepModule, group: list[int]) -> tuple[torch.Tensor, torch.Te
     size = max(module.branches[i].size for i in group)
     like = module.act.weight
     kernels = [module.branches[i].kernel() for i in group]
-    return (sum(pad_to(w.to(like), size) for w, _ in kernels),
-            sum(bias.to(like) for _, bias in kernels))
+    return (summed(pad_to(w.to(like), size) for w, _ in kernels),
+            summed(bias.to(like) for _, bias in kernels))
 
 
 def _build(model: RepNet, plan: list[list[list[int]]], fold_input_scale: bool) -> Graph:
@@ -197,6 +198,7 @@ def _build(model: RepNet, plan: list[list[list[int]]], fold_input_scale: bool) -
     with torch.no_grad():
         x = b.add("input", channels=config.in_channels)
         weight, bias = net.first.weight, net.first.bias
+        assert bias is not None  # RepNet's first and last convs have biases
         if net.input_scale is not None:
             if fold_input_scale:  # conv(x * s) = conv with K[:, i] * s[i], zero padding too
                 weight = weight * net.input_scale.view(1, -1, 1, 1)
@@ -212,6 +214,7 @@ def _build(model: RepNet, plan: list[list[list[int]]], fold_input_scale: bool) -
             if index == config.skip_index:
                 f = b.add("add", [f, f0])
         weight, bias = net.last.weight, net.last.bias
+        assert bias is not None
         if config.head == "down":
             f = b.add("space_to_depth", [f], block=r)
             weight = weight[:, crd_to_dcr(config.features, r)]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -136,8 +137,10 @@ def save_graph(graph: Graph, path: str | Path) -> Path:
     graph.validate()
     structure = [{"op": n.op, "name": n.name, "inputs": list(n.inputs), "attrs": n.attrs,
                   "params": sorted(n.params)} for n in graph.nodes]
-    arrays = {f"{i}/{key}": np.asarray(value, np.float32)
-              for i, node in enumerate(graph.nodes) for key, value in node.params.items()}
+    # Any: mypy cannot tell that no key here is savez's own ``allow_pickle`` keyword.
+    arrays: dict[str, Any] = {f"{i}/{key}": np.asarray(value, np.float32)
+                              for i, node in enumerate(graph.nodes)
+                              for key, value in node.params.items()}
     path = Path(path)
     with path.open("wb") as f:  # an open file keeps numpy from appending ".npz" to the name
         np.savez(f, __graph__=np.array(json.dumps({"format": _FORMAT, "nodes": structure})),

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -104,7 +105,8 @@ class NetConfig:
                 raise ValueError(f"{len(self.branches)} branch sets for {self.num_modules} "
                                  "modules")
             return tuple(self.branches[index])
-        return tuple(self.branches)
+        # Not narrowed by the test above: a tuple of kinds whose first one is a str.
+        return tuple(cast(tuple[str, ...], self.branches))
 
     @property
     def skip_index(self) -> int:
@@ -143,6 +145,8 @@ class EdgeStage(nn.Module):
     """A fixed 3x3 filter per channel times a learnable per-channel scale, plus a bias
     (ECBSR), optionally followed by BatchNorm. No padding: it always ends a chain."""
 
+    mask: torch.Tensor  # a buffer (registered below)
+
     def __init__(self, channels: int, filter_name: str, bn: bool):
         super().__init__()
         self.size = 3
@@ -169,10 +173,11 @@ class Branch(nn.Module):
 
     first_type = True
 
-    def __init__(self, kind: str, stages: Sequence[nn.Module]):
+    def __init__(self, kind: str, stages: Sequence[ConvStage | EdgeStage]):
         super().__init__()
         self.kind = kind
-        self.stages = nn.ModuleList(stages)
+        # Typed as what it holds (an nn.ModuleList yields plain Modules to a type checker).
+        self.stages = cast(Sequence[ConvStage | EdgeStage], nn.ModuleList(stages))
         self.size = stages[-1].size
         self.num_kernels = len(stages)
         # A chain pads its input once, the stages run unpadded (see the module docstring).
@@ -210,7 +215,8 @@ class IdentityBranch(nn.Module):
         return algebra.identity(self.channels, torch.empty(0))
 
 
-def make_branch(kind: str, channels: int, bn: bool, expand: int = 1) -> nn.Module:
+def make_branch(kind: str, channels: int, bn: bool,
+                expand: int = 1) -> Branch | IdentityBranch:
     """A branch of one of :data:`BRANCH_KINDS` mapping ``channels`` to ``channels``."""
     if kind == "identity":
         return IdentityBranch(channels)
@@ -230,7 +236,9 @@ class RepModule(nn.Module):
 
     def __init__(self, channels: int, kinds: Sequence[str], bn: bool, expand: int = 1):
         super().__init__()
-        self.branches = nn.ModuleList(make_branch(k, channels, bn, expand) for k in kinds)
+        # Typed as what it holds (an nn.ModuleList yields plain Modules to a type checker).
+        self.branches = cast(Sequence[Branch | IdentityBranch],
+                             nn.ModuleList(make_branch(k, channels, bn, expand) for k in kinds))
         self.act = nn.PReLU(channels, init=0.25)
         self.size = max(branch.size for branch in self.branches)
         self.with_bn = bn
@@ -240,8 +248,8 @@ class RepModule(nn.Module):
         """All branches as one conv (the module before its activation)."""
         weights, biases = zip(*(branch.kernel() for branch in self.branches))
         like = self.act.weight
-        weight = sum(algebra.pad_to(w.to(like), self.size) for w in weights)
-        return weight, sum(b.to(like) for b in biases)
+        weight = algebra.summed(algebra.pad_to(w.to(like), self.size) for w in weights)
+        return weight, algebra.summed(b.to(like) for b in biases)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "fused":
@@ -262,6 +270,7 @@ class RepNet(nn.Module):
         super().__init__()
         self.config = config
         c, r = config.features, config.scale
+        self.input_scale: torch.Tensor | None
         if config.learn_input_scale:
             self.input_scale = nn.Parameter(torch.tensor(
                 config.input_scale or (1.0,) * config.in_channels, dtype=torch.float32))
@@ -271,9 +280,10 @@ class RepNet(nn.Module):
         else:
             self.input_scale = None
         self.first = nn.Conv2d(config.in_channels, c, 3, padding=1)
-        self.body = nn.ModuleList(
+        # Typed as what it holds (an nn.ModuleList yields plain Modules to a type checker).
+        self.body = cast(Sequence[RepModule], nn.ModuleList(
             RepModule(c, config.branches_of(p), config.with_bn, config.expand)
-            for p in range(config.num_modules))
+            for p in range(config.num_modules)))
         last_in = c * r * r if config.head == "down" else c
         last_out = config.out_channels * r * r if config.head == "up" else config.out_channels
         self.last = nn.Conv2d(last_in, last_out, 3, padding=1)

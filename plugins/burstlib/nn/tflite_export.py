@@ -152,7 +152,7 @@ def save_tflite(graph: Graph, path: str | Path, description: str = "burstlib.nn 
 def run_tflite(model: str | Path | bytes, x: np.ndarray, num_threads: int = 2) -> np.ndarray:
     """Run a dynamic-size ``.tflite`` (a path or its bytes) on ``x`` (H x W x C or
     1 x H x W x C); float32 out, same rank. Builds an interpreter per call: fine for tests and
-    one-off checks; reuse one per input size for throughput (burst_zoom.runtime does)."""
+    one-off checks; reuse one per input size for throughput (burstlib.litert does)."""
     content = model if isinstance(model, bytes) else Path(model).read_bytes()
     batched = x.ndim == 4
     image = np.ascontiguousarray(x if batched else x[None], np.float32)

@@ -106,7 +106,7 @@ class Fit:
 def make_level(grey: np.ndarray, smoothing: float) -> Level:
     """A level from a grey image: Gaussian-smoothed (noise, aliasing, and interpolation bias
     shrink; both images get the same blur, so the motion does not change), Scharr gradients."""
-    image = grey.astype(np.float32, copy=False)
+    image: np.ndarray = grey.astype(np.float32, copy=False)
     if smoothing > 0:
         image = cv2.GaussianBlur(image, (0, 0), smoothing, borderType=cv2.BORDER_REFLECT)
     gx = cv2.Scharr(image, cv2.CV_32F, 1, 0, scale=1 / 32, borderType=cv2.BORDER_REFLECT)

@@ -111,7 +111,9 @@ class Reference:
 def detect_features(grey: np.ndarray) -> Features:
     """SIFT on a copy at most FEATURE_SIDE px large (a burst's reference: once, not per frame)."""
     small, factor = _shrink(grey, FEATURE_SIDE)
-    keypoints, descriptors = cv2.SIFT_create(nfeatures=3000).detectAndCompute(
+    # OpenCV 5's stub lists SIFT.create only, not this alias that OpenCV still has.
+    keypoints, descriptors = cv2.SIFT_create(  # type: ignore[attr-defined]
+        nfeatures=3000).detectAndCompute(
         to_uint8(small), None)
     return Features(tuple(keypoints), descriptors, factor)
 
@@ -152,8 +154,8 @@ def feature_homography(ref: Features, moving: np.ndarray) -> tuple[np.ndarray, i
     good = _thinned(good, kp_ref, moving.shape, factor)
     if len(good) < 8:
         return np.eye(3), len(good)
-    src = np.float32([kp_mov[m.queryIdx].pt for m in good])
-    dst = np.float32([kp_ref[m.trainIdx].pt for m in good])
+    src = np.array([kp_mov[m.queryIdx].pt for m in good], np.float32)
+    dst = np.array([kp_ref[m.trainIdx].pt for m in good], np.float32)
     h, inliers = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 1.0)
     if h is None:
         return np.eye(3), len(good)
@@ -185,7 +187,7 @@ def noise_sigma(grey: np.ndarray) -> float:
 
 def build_pyramid(grey: np.ndarray) -> Pyramid:
     """Levels halved by area averaging until the shorter side would drop below MIN_SIDE."""
-    plain = [grey.astype(np.float32, copy=False)]
+    plain: list[np.ndarray] = [grey.astype(np.float32, copy=False)]
     while min(plain[-1].shape) // 2 >= MIN_SIDE:
         h, w = plain[-1].shape
         plain.append(cv2.resize(plain[-1], ((w + 1) // 2, (h + 1) // 2),

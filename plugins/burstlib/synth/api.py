@@ -12,13 +12,19 @@ object. Layout of ``OUT/<name>/``:
   moment) and per frame its ``file``, ``transform`` (3x3, frame pixel -> reference pixel,
   x = column, y = row, in frame pixels; the identity for the reference), ``blur``
   (``length_px``: shake trajectory length, ``spread_px``: RMS radius of its PSF),
-  ``exposure_gain``, ``exposure_time``, ``iso``, ``capture_time`` and ``noise`` {shot, read};
+  ``exposure_gain``, ``exposure_time``, ``iso``, ``capture_time``, ``noise`` {shot, read} and
+  ``part`` (``regular``, or ``additional`` for the long frames of a bracketed burst);
 * ``truth_clean.npy``: float32 HxWx3 linear camera RGB (1.0 = white above black) of what the
   reference frame would be without noise or shake, at its exposure, clipped as the sensor clips;
 * ``truth_clean_hr.npy`` (zoom > 1): the same at zoom x resolution; frame pixel (x, y) is HR
   pixel (zoom * x, zoom * y) (point sampling: ``truth_clean == truth_clean_hr[::zoom, ::zoom]``);
 * ``truth_motion_mask.npy``: bool HxW, where the moving object is in any frame (reference
   geometry).
+
+A bracketed burst (``long_frames`` > 0, 001 claims 5-7) ends with that many frames taken after
+the regular ones at ``long_exposure`` times the exposure time: the same brightness at a lower
+ISO (shot noise variance / r, read noise variance / r^2) and shake trajectories r times longer.
+The reference and the shutter frame are regular frames.
 
 The sharpest frame is known by construction: its PSF has the smallest RMS radius and every
 other frame's is at least ``sharp_margin / sqrt(12)`` px larger (see :func:`motion.shake_plan`).
@@ -65,6 +71,8 @@ class SynthOptions:
     exposure_jitter: float = 0.1  # exposure gains U(1 - j, 1 + j)
     optics: float = 0.0  # Gaussian lens PSF sigma (frame pixels); 0: the recipe's pure aliasing
     cfa: str = "RGGB"
+    long_frames: int = 0  # a bracketed burst: this many long exposures after the regular ones
+    long_exposure: float = 4.0  # their exposure time over the regular frames'
     seed: int = 0
     source: Path | None = None
     name: str = "burst_000"
@@ -78,6 +86,8 @@ class SynthOptions:
             raise ValueError("blur, sharp_margin, motion, rotation and optics must be >= 0")
         if not 0 <= self.exposure_jitter < 1:
             raise ValueError("exposure_jitter must be in [0, 1)")
+        if not 0 <= self.long_frames < self.frames or self.long_exposure < 1:
+            raise ValueError("long_frames must be in [0, frames) and long_exposure >= 1")
         if self.cfa not in render.CFA_OFFSETS:
             raise ValueError(f"cfa must be one of {', '.join(render.CFA_OFFSETS)}")
 
@@ -92,6 +102,13 @@ class Plan:
     transforms: list[np.ndarray]
     gains: np.ndarray
     noise: tuple[float, float]
+    exposures: np.ndarray  # each frame's exposure time over the regular frames' (1 or r)
+
+    def frame_noise(self, index: int) -> tuple[float, float]:
+        """(shot, read) of frame ``index``: a longer exposure at the same brightness is taken
+        at a lower gain, so its shot noise variance falls by r and its read noise by r^2."""
+        r = float(self.exposures[index])
+        return self.noise[0] / r, self.noise[1] / r ** 2
 
 
 def make_burst(out_dir: Path, options: SynthOptions) -> dict:
@@ -155,16 +172,20 @@ def _through_lens(scene: np.ndarray, options: SynthOptions) -> np.ndarray:
 
 def _frame_plan(options: SynthOptions, rng: np.random.Generator) -> Plan:
     n = options.frames
-    shakes = motion.shake_plan(rng, n, options.blur, options.sharp_margin, options.zoom)
-    reference = int(np.argmin([s.spread for s in shakes]))
+    regular = n - options.long_frames
+    shakes = motion.shake_plan(rng, regular, options.blur, options.sharp_margin, options.zoom)
+    shakes += motion.shake_plan(rng, options.long_frames, options.blur * options.long_exposure,
+                                0.0, options.zoom) if options.long_frames else []
+    reference = int(np.argmin([s.spread for s in shakes[:regular]]))
     transforms = [np.eye(3) if i == reference else
                   motion.random_affine(rng, options.width, options.height,
                                        shift=motion.MAX_SHIFT * options.motion,
                                        rotation_deg=options.rotation) for i in range(n)]
-    return Plan(reference=reference, shutter=int(rng.integers(0, n)), shakes=shakes,
+    return Plan(reference=reference, shutter=int(rng.integers(0, regular)), shakes=shakes,
                 transforms=transforms,
                 gains=1.0 + rng.uniform(-options.exposure_jitter, options.exposure_jitter, n),
-                noise=render.noise_levels(rng, options.noise))
+                noise=render.noise_levels(rng, options.noise),
+                exposures=np.where(np.arange(n) < regular, 1.0, options.long_exposure))
 
 
 def _write_frame(folder: Path, index: int, planes: list[np.ndarray], obj: MovingObject | None,
@@ -178,21 +199,25 @@ def _write_frame(folder: Path, index: int, planes: list[np.ndarray], obj: Moving
                                      cfa=options.cfa)
     del blurred
     clean *= np.float32(plan.gains[index])
-    raw = render.quantise(render.add_noise(clean, *plan.noise, rng), BLACK, WHITE)
-    exif = {"capture_time": _capture_time(options.seed, index),
-            "exposure_time": BASE_EXPOSURE * float(plan.gains[index]), "iso": _iso(plan.noise[0])}
+    noise = plan.frame_noise(index)
+    raw = render.quantise(render.add_noise(clean, *noise, rng), BLACK, WHITE)
+    capture_time = _capture_time(options.seed, plan, index)
+    exif = {"capture_time": capture_time,
+            "exposure_time": BASE_EXPOSURE * float(plan.gains[index] * plan.exposures[index]),
+            "iso": _iso(noise[0])}
     path = folder / f"frame_{index:03d}.dng"
     write_dng(path, raw, cfa=options.cfa, black_level=BLACK, white_level=WHITE,
               as_shot_neutral=camera.as_shot_neutral, color_matrix=camera.xyz_to_cam,
-              noise_profile=plan.noise, exif=exif)
-    return {"file": path.name, "capture_time": exif["capture_time"].isoformat(timespec="milliseconds"),
+              noise_profile=noise, exif=exif)
+    return {"file": path.name, "capture_time": capture_time.isoformat(timespec="milliseconds"),
             "exposure_time": exif["exposure_time"], "iso": exif["iso"]}
 
 
-def _capture_time(seed: int, index: int) -> _dt.datetime:
-    """Bursts of different seeds a minute apart; frames 1/30 s apart, whole milliseconds (the
-    precision of SubSecTimeOriginal as written)."""
-    milliseconds = round(index * FRAME_INTERVAL * 1000)
+def _capture_time(seed: int, plan: Plan, index: int) -> _dt.datetime:
+    """Bursts of different seeds a minute apart; frames 1/30 s apart, or their exposure time
+    apart when that is longer; whole milliseconds (the precision of SubSecTimeOriginal)."""
+    steps = np.maximum(FRAME_INTERVAL, BASE_EXPOSURE * plan.exposures[:index])
+    milliseconds = round(float(np.sum(steps)) * 1000)
     return START + _dt.timedelta(minutes=seed, milliseconds=milliseconds)
 
 
@@ -208,7 +233,8 @@ def _truth(options: SynthOptions, plan: Plan, records: list[dict]) -> dict:
         frames.append({**record, "transform": plan.transforms[i].tolist(),
                        "blur": {"length_px": shake.length, "spread_px": shake.spread},
                        "exposure_gain": float(plan.gains[i]),
-                       "noise": {"shot": plan.noise[0], "read": plan.noise[1]}})
+                       "noise": dict(zip(("shot", "read"), plan.frame_noise(i))),
+                       "part": "regular" if plan.exposures[i] == 1 else "additional"})
     opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(options).items()}
     return {"version": TRUTH_VERSION, "seed": options.seed, "options": opts, "cfa": options.cfa,
             "black_level": BLACK, "white_level": WHITE, "zoom": options.zoom,

@@ -47,7 +47,8 @@ def _smooth_background(height: int, width: int, rng: np.random.Generator) -> np.
 
 
 def _colour(rng: np.random.Generator) -> tuple[int, int, int]:
-    return tuple(int(c) for c in rng.integers(5, 250, 3))
+    red, green, blue = (int(c) for c in rng.integers(5, 250, 3))
+    return red, green, blue
 
 
 def _random_shape(canvas: np.ndarray, rng: np.random.Generator, scale: int) -> None:

@@ -1,0 +1,63 @@
+"""Single-frame deblurring (seed 001 fig. 6, claims 4 and 10): a folded network run through
+LiteRT on the chain's product, and the models it ships."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from burstcli import Burst, hookimpl, param, stage
+from burstcli.models import ModelCard
+
+from .apply import deblur_product
+
+MODELS = Path(__file__).parent / "models"
+SHIPPED = {"deblur": "deblur_rgb"}  # the name presets use -> the file stem
+
+
+@dataclasses.dataclass(frozen=True)
+class DeblurParams:
+    model: str = param("deblur", "the deblur network", model_task="deblur")
+    tile: int = param(512, "tile side (pixels) the network runs on; tiles overlap, so the "
+                           "result does not depend on it", low=64, high=4096)
+
+
+@stage("deblur.network", DeblurParams, needs=("pixels",), provides=())
+def deblur_network(burst: Burst, params: DeblurParams) -> Burst:
+    """Remove camera shake and defocus from one image with the learned network (001 fig. 6).
+
+    Works on the chain's product: before a merge, the reference frame (001's first deblurred
+    image: later stages register the other frames to it and fuse); after one, the merged
+    image (the third deblurred image of claim 10). The product must be developed (RGB or
+    grey; put ``develop.frames`` or ``develop`` after ``decode`` for RAW); frames developed to
+    linear light are encoded with the sRGB curve for the network, which was trained on
+    gamma-encoded pictures, and decoded back. The network predicts a residual, trained with
+    sharp frames among its examples: a sharp image is left nearly as it is.
+    """
+    return deblur_product(burst, params.model, params.tile)
+
+
+@hookimpl
+def register_stages(register) -> None:  # type: ignore[no-untyped-def]
+    """The ``deblur.network`` stage."""
+    register(deblur_network)
+
+
+@hookimpl
+def register_commands(cli) -> None:  # type: ignore[no-untyped-def]
+    """Add ``burst bench deblur`` and ``burst train deblur`` (``burst train CONFIG`` for a
+    config with ``task: deblur``)."""
+    from burstcli.cli.context import shared_group
+
+    from .commands import bench_deblur, train_deblur
+    shared_group(cli, "bench").add_command(bench_deblur)
+    shared_group(cli, "train").add_command(train_deblur)
+
+
+@hookimpl
+def register_models(register) -> None:  # type: ignore[no-untyped-def]
+    """The shipped deblur networks (``burst models --task deblur``)."""
+    for name, stem in SHIPPED.items():
+        file = MODELS / f"{stem}.tflite"
+        if file.is_file():
+            register(ModelCard.from_file(name, file))
