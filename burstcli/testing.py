@@ -63,7 +63,8 @@ def burst_frames(tmp_path: Path) -> Callable[..., Burst]:
 @pytest.fixture
 def burst_synth_burst(tmp_path: Path) -> Callable[..., tuple[Path, dict]]:
     """Write a synthetic DNG burst: returns (its folder, its truth dict)."""
-    synth = pytest.importorskip("burstlib.synth.api", reason="burstlib (the shared library) is not installed")
+    synth = pytest.importorskip("burstlib.synth.api",
+                                reason="burstlib (the shared library) is not installed")
 
     def make(**options: Any) -> tuple[Path, dict]:
         options.setdefault("name", "synthetic")

@@ -13,13 +13,14 @@ from burstcli import hookimpl
 
 @hookimpl
 def register_commands(cli) -> None:  # type: ignore[no-untyped-def]
-    """Add ``burst bench merge``, ``upscale`` and ``registration`` to the ``bench`` group
-    (made here if no plugin made it)."""
+    """Add ``burst bench merge``, ``upscale``, ``registration`` and ``exposure`` to the
+    ``bench`` group (made here if no plugin made it)."""
     from burstcli.cli.context import shared_group
 
-    from .commands import (bench_merge_command, bench_registration_command,
-                           bench_upscale_command)
+    from .commands import (bench_exposure_command, bench_merge_command,
+                           bench_registration_command, bench_upscale_command)
     group = shared_group(cli, "bench")
     group.add_command(bench_merge_command)
     group.add_command(bench_upscale_command)
     group.add_command(bench_registration_command)
+    group.add_command(bench_exposure_command)

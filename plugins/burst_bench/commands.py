@@ -126,3 +126,29 @@ def bench_registration_command(data: Path | None, options: tuple[str, ...]) -> N
     --tables static moving mosaic speed, --speed, --wall."""
     from .registration_bench import main
     main(["--data", str(_data_folder(data)), *options])
+
+
+@click.command("exposure")
+@click.option("--bursts", type=click.IntRange(1), default=3, show_default=True,
+              help="bracketed bursts per noise band")
+@click.option("--long", "long_frames", type=click.IntRange(1), default=3, show_default=True,
+              help="long-exposure frames after the 5 regular ones")
+@click.option("--ratio", type=click.FloatRange(1), default=4.0, show_default=True,
+              help="their exposure time over the regular frames'")
+@click.option("--blur", type=click.FloatRange(0), default=6.0, show_default=True,
+              help="largest shake of a regular frame (px); long frames shake ratio times more")
+@click.option("--size", default="320x240", show_default=True, help="frame size WxH (even)")
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="a folder of photographs for the scenes (default: procedural)")
+@click.option("--seed", type=int, default=0, show_default=True)
+def bench_exposure_command(bursts: int, long_frames: int, ratio: float, blur: float, size: str,
+                           source: Path | None, seed: int) -> None:
+    """001's exposure policy (select.exposure) on bracketed DNG bursts, beside fusing all
+    frames, the regular frames only, the long ones only, and the deblurred reference alone."""
+    from .exposure_bench import run_bench
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{size!r}: WxH such as 320x240", param_hint="--size")
+    run_bench(bursts, long=long_frames, ratio=ratio, blur=blur, size=(width, height),
+              seed=seed, source=source, echo=click.echo)

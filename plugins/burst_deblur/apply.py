@@ -14,6 +14,7 @@ from burstcli.registry import find_model
 from burstlib.arrays import in_linear_light, normalized
 from burstlib.litert import TiledModel
 from burstlib.colour import luma, srgb_decode, srgb_encode
+from burstlib.spectrum import picture_sharpness
 
 #: Receptive field of the shipped shape is about 50 px; tiles overlap by more.
 OVERLAP = 32
@@ -48,7 +49,7 @@ def run_model(card: ModelCard, rgb: np.ndarray, tile: int) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def deblur_product(burst: Burst, model: str, tile: int) -> Burst:
+def deblur_product(burst: Burst, model: str, tile: int, skip_sharper_than: float = 0.0) -> Burst:
     """``deblur.network``: the product (the merged image, else the reference frame) deblurred."""
     card = find_model(model, "deblur")
     if burst.image is not None:
@@ -64,15 +65,23 @@ def deblur_product(burst: Burst, model: str, tile: int) -> Burst:
                          "put develop.frames (or develop) before it")
     linear = in_linear_light(burst)
     encoded = srgb_encode(values) if linear else np.clip(values, 0.0, 1.0)
+    notes = dict(burst.notes.get("deblur.network", {}))
+    if skip_sharper_than > 0:
+        sharpness = picture_sharpness(encoded if encoded.ndim == 2 else encoded.mean(axis=2))
+        if sharpness >= skip_sharper_than:
+            notes[target] = {"model": card.name, "skipped": f"sharpness {sharpness:.4f} >= "
+                                                             f"{skip_sharper_than}: already sharp"}
+            return burst.with_note("deblur.network", notes)
     restored = run_model(card, encoded, tile)
     restored = srgb_decode(restored) if linear else restored
-    note = {"model": card.name, "target": target, "linear": linear,
-            "mean_change": round(float(np.mean(np.abs(restored - encoded if not linear
-                                                       else restored - values))), 5)}
+    change = float(np.mean(np.abs(restored - (values if linear else encoded))))
+    # One entry per target: a chain may deblur the reference before fusion and the merged
+    # image after it (001's first and third deblurred images), and the sidecar keeps both.
+    notes[target] = {"model": card.name, "linear": linear, "mean_change": round(change, 5)}
     if target == "image":
-        return burst.replace(image=restored).with_note("deblur.network", note)
+        return burst.replace(image=restored).with_note("deblur.network", notes)
     frames = list(burst.frames)
     index = burst.reference
     assert index is not None  # checked above: the product was the reference frame
     frames[index] = frames[index].replace(pixels=restored)
-    return burst.replace(frames=tuple(frames)).with_note("deblur.network", note)
+    return burst.replace(frames=tuple(frames)).with_note("deblur.network", notes)

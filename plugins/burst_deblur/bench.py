@@ -7,6 +7,8 @@ shot + read noise, the sRGB curve. Every figure is the PSNR (RGB, sRGB-encoded, 
 px left out) against the sharp truth, beside, from the same run on the same frames:
 
 - the blurry frame itself;
+- ``network``: the network on every frame; ``gated``: as the stage runs it by default, only on
+  frames whose 001 eq. 1 sharpness is under ``skip_sharper_than`` (0.05);
 - Wiener deconvolution and Richardson-Lucy with the TRUE kernel (an oracle the network does
   not get), in linear light where the blur happened: as the textbook does them (Wiener's
   noise-to-signal ratio from the true noise variance over the frame's own variance; 30 RL
@@ -30,7 +32,10 @@ import cv2
 import numpy as np
 
 from burstlib.colour import srgb_decode, srgb_encode
+from burstlib.spectrum import picture_sharpness
 from burstlib.synth.shake import BlurRecipe, blur_pair, random_kernel
+
+from . import SKIP_SHARPER_THAN
 
 T = TypeVar("T")
 
@@ -40,7 +45,7 @@ NOISE_BANDS = {"low": (1e-5, 1e-4), "moderate": (1e-4, 1e-3), "high": (1e-3, 6e-
 WIENER_NSR = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 RL_ITERATIONS = (5, 10, 20, 30, 50)
 RL_TEXTBOOK = 30
-METHODS = ("blurry", "Wiener", "Wiener*", "RL 30", "RL*", "network")
+METHODS = ("blurry", "Wiener", "Wiener*", "RL 30", "RL*", "network", "gated")
 PEERS = METHODS[1:5]
 BORDER = 16
 SIDE = 256  # frames are cut to this (centre crop): the oracles' grids cost many deconvolutions
@@ -148,7 +153,11 @@ def measure_frame(sharp: np.ndarray, kernel: np.ndarray, noise: tuple[float, flo
                        lambda: richardson_lucy(blurry, kernel, RL_ITERATIONS))
     row.add("RL 30", psnr(estimates[RL_TEXTBOOK], truth))
     row.add("RL*", max(psnr(e, truth) for e in estimates.values()))
-    row.add("network", _timed(seconds, "network", lambda: psnr(network(blurry), truth)))
+    restored = _timed(seconds, "network", lambda: network(blurry))
+    row.add("network", psnr(restored, truth))
+    # What the stage does by default: the network only where the frame is not already sharp.
+    skipped = picture_sharpness(blurry.mean(axis=2)) >= SKIP_SHARPER_THAN
+    row.add("gated", psnr(blurry if skipped else restored, truth))
 
 
 def kernel_for(band: tuple[float, float] | None, rng: np.random.Generator) -> np.ndarray:
@@ -167,7 +176,7 @@ def run_bench(data: Path, network: Callable[[np.ndarray], np.ndarray], limit: in
     echo("PSNR (dB) vs the sharp truth. Wiener, RL 30: the textbook with the TRUE kernel; "
          "Wiener*, RL*: also tuned per frame on its truth.")
     echo(f"{'source':<16}{'blur':<7}{'noise':<9}{'n':>3} " +
-         "".join(f"{m:>9}" for m in METHODS) + "  net-blurry  net-best peer")
+         "".join(f"{m:>9}" for m in METHODS) + "  net-blurry  gated-blur  net-best peer")
     for source in SOURCES:
         folder = data / source
         if not folder.is_dir():
@@ -196,7 +205,9 @@ def run_bench(data: Path, network: Callable[[np.ndarray], np.ndarray], limit: in
 def _line(label: str, row: Row) -> str:
     best = max(row.mean(m) for m in PEERS)
     return (label + "".join(f"{row.mean(m):>9.2f}" for m in METHODS) +
-            f"  {row.mean('network') - row.mean('blurry'):>+10.2f}  {row.mean('network') - best:>+13.2f}")
+            f"  {row.mean('network') - row.mean('blurry'):>+10.2f}"
+            f"  {row.mean('gated') - row.mean('blurry'):>+10.2f}"
+            f"  {row.mean('network') - best:>+13.2f}")
 
 
 def _summary(rows: dict[tuple[str, str, str], Row], echo: Callable[[str], None]) -> None:

@@ -165,6 +165,7 @@ def export(checkpoint: Path, out: Path) -> Path:
     save_tflite(graph, out, description="burst deblur network (seed 001 fig. 6, 004 folding)")
     facts = {"task": "deblur", "scale": 1, "planes": "rgb" if config.channels == 3 else "y",
              "parameters": graph.num_params(), "steps": step,
-             "training": dataclasses.asdict(config)}
+             "training": {**dataclasses.asdict(config),
+                          "data": [Path(d).name for d in config.data]}}
     out.with_suffix(".json").write_text(json.dumps(facts, indent=2) + "\n")
     return out

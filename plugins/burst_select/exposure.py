@@ -17,12 +17,7 @@ from burstcli import Burst, Frame, param, stage
 from burstcli.errors import StageError
 from burstlib.arrays import grey_proxy, in_linear_light, normalized
 from burstlib.colour import srgb_encode
-from burstlib.noise import noise_variance_estimate
-from burstlib.spectrum import frequency_sharpness
-
-#: 001 eq. 1's bands as ``score.frequency`` uses them (cycles per proxy pixel).
-LOW_BAND, HIGH_BAND = (0.02, 0.08), (0.25, 0.5)
-
+from burstlib.spectrum import picture_sharpness
 
 @dataclasses.dataclass(frozen=True)
 class ExposureParams:
@@ -93,9 +88,7 @@ def reference_sharpness(frame: Frame, linear: bool = False) -> float:
     ``linear`` frames are measured sRGB-encoded, as the threshold was calibrated."""
     if linear:
         frame = frame.replace(pixels=srgb_encode(normalized(frame)))
-    grey = grey_proxy(frame)
-    return frequency_sharpness(grey, noise_variance_estimate(grey), low=LOW_BAND,
-                               high=HIGH_BAND, tile=64, most_tiles=256)
+    return picture_sharpness(grey_proxy(frame))
 
 
 @stage("select.exposure", ExposureParams, needs=("reference",), provides=())

@@ -64,3 +64,18 @@ def frequency_sharpness(grey: np.ndarray, noise_var: float, *, low: tuple[float,
     a_high = clean[(radius >= high[0]) & (radius < high[1])].mean()
     a_low = clean[(radius >= low[0]) & (radius < low[1])].mean()
     return max(float(a_high), TINY) / max(float(a_low), TINY)
+
+
+#: 001 eq. 1's default bands (cycles per pixel), as ``score.frequency`` uses them.
+LOW_BAND, HIGH_BAND = (0.02, 0.08), (0.25, 0.5)
+
+
+def picture_sharpness(grey: np.ndarray) -> float:
+    """001 eq. 1 (high- over low-band amplitude) of a gamma-encoded grey picture with the
+    default bands, its noise measured from the picture itself (a picture a network or a merge
+    made no longer has the file's noise). Sharp photographs measure about 0.06-0.11, the same
+    after a 4 px shake about 0.03-0.07: a threshold on it tells sharp from shaken only
+    roughly, scenes differ that much."""
+    from burstlib.noise import noise_variance_estimate  # noise imports nothing from here
+    return frequency_sharpness(grey, noise_variance_estimate(grey), low=LOW_BAND,
+                               high=HIGH_BAND, tile=64, most_tiles=256)
