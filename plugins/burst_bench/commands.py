@@ -42,6 +42,9 @@ def _csv(choices: tuple[str, ...]) -> click.ParamType:
 @click.option("--shake", type=click.FloatRange(0), default=0.0, show_default=True,
               help="shake every frame by a camera trajectory up to this long (px); the truth "
                    "stays still (deblurring presets)")
+@click.option("--lens/--no-lens", default=True, show_default=True,
+              help="lens blur in the frames and their truth; --no-lens keeps the truth sharp, "
+                   "so a deblurring preset is not charged for sharpening it")
 @click.option("--sets", type=_csv(tuple(SOURCES)), default=None,
               help="image sources to draw from (default: all of " + ", ".join(SOURCES) + ")")
 @click.option("--seed", type=int, default=12, show_default=True)
@@ -51,8 +54,8 @@ def _csv(choices: tuple[str, ...]) -> click.ParamType:
               help="folder holding b100, set14, urban100_subset, city100_iphonex "
                    "(default: ../shared/data)")
 def bench_merge_command(bursts: int, kinds: tuple[str, ...], bands: tuple[str, ...], sizes: str,
-                        presets: str, shake: float, sets: tuple[str, ...] | None, seed: int,
-                        overrides: tuple[str, ...], data: Path | None) -> None:
+                        presets: str, shake: float, lens: bool, sets: tuple[str, ...] | None,
+                        seed: int, overrides: tuple[str, ...], data: Path | None) -> None:
     """Denoising merges on bursts made from photographs by a generator no stage was tuned
     on (DNG, 16-bit TIFF, 8-bit PNG and JPEG; noise from none to heavy; translation to
     perspective; a moving object in every other burst), beside the textbook ECC + mean,
@@ -60,7 +63,8 @@ def bench_merge_command(bursts: int, kinds: tuple[str, ...], bands: tuple[str, .
     try:
         bench_merge(_data_folder(data), bursts=bursts, kinds=kinds, bands=bands,
                     sizes=_sizes(sizes), presets=[p.strip() for p in presets.split(",") if p],
-                    seed=seed, overrides=overrides, shake=shake, sets=sets, echo=click.echo)
+                    seed=seed, overrides=overrides, shake=shake, sets=sets, lens=lens,
+                    echo=click.echo)
     except (FileNotFoundError, BurstError) as error:
         raise click.ClickException(str(error)) from None
 

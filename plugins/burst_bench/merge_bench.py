@@ -160,13 +160,14 @@ def bench_merge(data: Path, *, bursts: int, kinds: Sequence[str] = KINDS,
                 bands: Sequence[str] = NOISE_BANDS, sizes: tuple[int, int] = (48, 512),
                 presets: Sequence[str] = PRESETS, seed: int = 12,
                 overrides: Sequence[str] = (), shake: float = 0.0,
-                sets: Sequence[str] | None = None,
+                sets: Sequence[str] | None = None, lens: bool = True,
                 echo: Callable[[str], None] = print) -> list[BurstResult]:
     """Make ``bursts`` bursts per kind and noise band (alternately static and with a moving
     object), run every preset and peer on each (``overrides``: ``stage.param=value`` as
     ``--set`` takes them), print the tables; returns the results. ``shake``: each frame
     shaken by a trajectory up to that long (px; the truth stays still); ``sets``: the image
-    sources to draw from (default: all found)."""
+    sources to draw from (default: all found); ``lens`` False: no lens blur, so the truth is
+    sharp and sharpening it is not an error (for deblurring presets)."""
     sources = {name: files for name, files in source_files(data).items()
                if sets is None or name in sets}
     if len(sources) < 2:
@@ -181,6 +182,7 @@ def bench_merge(data: Path, *, bursts: int, kinds: Sequence[str] = KINDS,
                 for index in range(bursts):
                     recipe = draw_recipe(rng, index, kind, band, sources, sizes,
                                          moving=bool(index % 2), shake=shake)
+                    recipe = recipe if lens else dataclasses.replace(recipe, optics=0.0)
                     rendered = render(recipe, Path(work) / recipe.name, sources)
                     results.append(measure(rendered, processors))
                     echo(_burst_line(results[-1], recipe.source))

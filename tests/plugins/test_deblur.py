@@ -94,22 +94,43 @@ def _jpeg_burst(folder: Path, frames: int) -> Path:
     return folder
 
 
+def _shots(kind: str, tmp_path: Path, burst_synth_burst) -> Path:
+    """A 128 x 96 burst of ``kind``: dng (4 frames), jpeg (3) or one-frame (1 JPEG)."""
+    if kind == "dng":
+        return burst_synth_burst(frames=4, width=128, height=96, seed=3, name="d")[0]
+    return _jpeg_burst(tmp_path / "shots" / "j", 1 if kind == "one-frame" else 3)
+
+
+def _sidecar(folder: Path) -> dict:
+    return json.loads(next(folder.glob("*.json")).read_text())
+
+
 @pytest.mark.parametrize("kind", ["dng", "jpeg", "one-frame"])
 def test_deblur_single_end_to_end(tmp_path, burst_cli, burst_synth_burst, kind):
-    if kind == "dng":
-        shots, _ = burst_synth_burst(frames=3, width=128, height=96, seed=2, name="d")
-    else:
-        shots = _jpeg_burst(tmp_path / "shots" / "j", 1 if kind == "one-frame" else 3)
-    result = burst_cli("enhance", shots, "-p", "deblur-single", "-o", tmp_path / "out",
+    result = burst_cli("enhance", _shots(kind, tmp_path, burst_synth_burst), "-p",
+                       "deblur-single", "-o", tmp_path / "out",
                        "--set", "deblur.network.skip_sharper_than=0")  # always run
     assert result.exit_code == 0, result.output
-    sidecar = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
+    sidecar = _sidecar(tmp_path / "out")
     # RAW is developed into the image first; an RGB frame is the product as it is
     target = "image" if kind == "dng" else "reference frame"
     note = sidecar["notes"]["deblur.network"][target]
     assert note["model"] == "deblur" and "mean_change" in note, note
     image = cv2.imread(str(next((tmp_path / "out").glob("*.tiff"))), cv2.IMREAD_UNCHANGED)
     assert image.dtype == np.uint16 and image.shape[:2] == (96, 128)
+
+
+@pytest.mark.parametrize("kind", ["dng", "jpeg", "one-frame"])
+def test_the_deblur_preset_end_to_end(tmp_path, burst_cli, burst_synth_burst, kind):
+    """001's whole chain: walk, deblur the reference, exposure policy, register, merge."""
+    result = burst_cli("enhance", _shots(kind, tmp_path, burst_synth_burst), "-p", "deblur",
+                       "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    notes = _sidecar(tmp_path / "out")["notes"]
+    assert notes["select.exposure"]["branch"] == "regular"  # no longer-exposed capture here
+    assert "reference frame" in notes["deblur.network"]
+    image = cv2.imread(str(next((tmp_path / "out").glob("*.tiff"))), cv2.IMREAD_UNCHANGED)
+    assert image.shape[:2] == (96, 128) and np.isfinite(image).all()
 
 
 def test_on_a_reference_in_linear_light(tmp_path, burst_cli, burst_synth_burst):

@@ -81,3 +81,20 @@ def test_eq1_falls_as_the_blur_grows(scene):
             scene, -1, trajectory_kernel(path * length)[::-1, ::-1], borderType=cv2.BORDER_REFLECT)
         values.append(reference_sharpness(Frame(Path("x.tiff"), pixels=blurred, layout="rgb")))
     assert all(a > b for a, b in zip(values, values[1:])), values
+
+
+def test_a_bracketed_dng_burst_is_split_by_its_exif(tmp_path, burst_cli, burst_synth_burst):
+    """burst synth's bracketed bursts: the long frames after the regular ones are the
+    additional capture, read from the DNGs' EXIF; forced blurry, the policy takes them."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+    import json
+    shots, truth = burst_synth_burst(frames=6, long_frames=2, width=128, height=96, seed=4,
+                                     name="br")
+    assert [f["part"] for f in truth["frames"]] == ["regular"] * 4 + ["additional"] * 2
+    result = burst_cli("enhance", shots, "-p", "deblur", "-o", tmp_path / "out",
+                       "--set", "select.exposure.threshold=10", "--set", "select.shutter=0")
+    assert result.exit_code == 0, result.output
+    note = json.loads(next((tmp_path / "out").glob("*.json")).read_text())["notes"]
+    policy = note["select.exposure"]
+    assert policy["additional"] == [4, 5] and policy["branch"] == "additional"
+    assert set(policy["selected"]) == {note["select"]["reference"], 4, 5}
