@@ -3,6 +3,7 @@ executors."""
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 from collections.abc import Callable
@@ -66,14 +67,14 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         models={name: dataclasses.replace(card, plugin=plugin)
                 for name, (card, plugin) in models.items()},
     )
-    global _last_built
-    _last_built = registry
     return registry
 
 
-#: The registry this process built last: what its stages find models in (a worker process
-#: builds its own from the same plugin settings).
-_last_built: Registry | None = None
+#: The registry of the chain running now (set by the runner around its stage calls): what
+#: its stages find models in, whatever other registries the process holds (a Dask worker
+#: keeps one per job, each with its own plugins).
+current_registry: contextvars.ContextVar[Registry | None] = contextvars.ContextVar(
+    "current_registry", default=None)
 
 
 def _collect(hook: Any, key: Callable[[T], str], what: str) -> dict[str, tuple[T, str]]:
@@ -111,20 +112,32 @@ def _installed() -> tuple[pluggy.PluginManager, Registry]:
 
 def find_stage(name: str) -> StageSpec:
     """The installed stage called ``name`` (e.g. ``"align.global"``), as a preset names it."""
-    stages = _installed()[1].stages
-    if name not in stages:
+    return _stage(_installed()[1], name)
+
+
+def _stage(registry: Registry, name: str) -> StageSpec:
+    if name not in registry.stages:
         raise ConfigError(f"no installed stage is called {name!r}")
-    return stages[name]
+    return registry.stages[name]
 
 
 def find_model(value: str, task: str) -> ModelCard:
     """The model ``value`` names for ``task``: a registered name or a ``.tflite`` path with its
     ``.json`` card (presets were checked when loaded, so a stage rarely sees this fail)."""
-    registry = _last_built if _last_built is not None else _installed()[1]
+    registry = current_registry.get() or _installed()[1]
     found = resolve_model(value, task, registry.models)
     if isinstance(found, str):
         raise ConfigError(found)
     return found
+
+
+def call_stage(pm: pluggy.PluginManager, registry: Registry, name: str, burst: Burst,
+               source: str, **params: Any) -> Burst:
+    """Stage ``name`` of ``registry`` on ``burst`` with ``params`` validated as ``--set``
+    values are (errors naming ``source``), through ``pm``'s ``burst_run_stage`` hook."""
+    spec = _stage(registry, name)
+    return pm.hook.burst_run_stage(spec=spec, burst=burst,
+                                   params=spec.make_params(params, source=source))
 
 
 def run_stage(name: str, burst: Burst, **params: Any) -> Burst:
@@ -134,6 +147,5 @@ def run_stage(name: str, burst: Burst, **params: Any) -> Burst:
     For plugins that drive other plugins' stages (benchmarks, training recipes) without
     importing them: a plugin imports :mod:`burstcli` and :mod:`burstlib`, never another
     plugin, so it works whichever plugin provides the stage."""
-    spec = find_stage(name)
-    validated = spec.make_params(params, source=f"run_stage({name!r})")
-    return _installed()[0].hook.burst_run_stage(spec=spec, burst=burst, params=validated)
+    pm, registry = _installed()
+    return call_stage(pm, registry, name, burst, f"run_stage({name!r})", **params)

@@ -36,7 +36,7 @@ from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BurstError, ConfigE
 from .model import Burst, Frame
 from .plugins import PluginSettings, make_plugin_manager
 from .presets import Preset, load_preset
-from .registry import Registry, build_registry
+from .registry import Registry, build_registry, current_registry
 from .stage import StageSpec
 from .workers import process_alive, sigint_ignored
 from .writers import Writer
@@ -271,13 +271,17 @@ class BurstProcessor:
         burst = Burst(name=found.name, source=found.folder,
                       frames=tuple(Frame(path=f.path, exif=f.exif) for f in found.files))
         timings = []
-        for step in self.preset.steps:
-            spec = self.registry.stages[step.stage]
-            began = time.perf_counter()
-            burst = self.pm.hook.burst_run_stage(spec=spec, burst=burst, params=step.params)
-            seconds = time.perf_counter() - began
-            self.pm.hook.burst_stage_finish(burst=burst, stage=step.stage, seconds=seconds)
-            timings.append((step.stage, step.params_json(), seconds))
+        token = current_registry.set(self.registry)  # the models the stages find are ours
+        try:
+            for step in self.preset.steps:
+                spec = self.registry.stages[step.stage]
+                began = time.perf_counter()
+                burst = self.pm.hook.burst_run_stage(spec=spec, burst=burst, params=step.params)
+                seconds = time.perf_counter() - began
+                self.pm.hook.burst_stage_finish(burst=burst, stage=step.stage, seconds=seconds)
+                timings.append((step.stage, step.params_json(), seconds))
+        finally:
+            current_registry.reset(token)
         return burst, timings
 
     def write(self, planned: PlannedBurst, burst: Burst,

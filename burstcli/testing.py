@@ -24,7 +24,7 @@ import pytest
 
 from .model import Burst, Frame, Layout
 from .plugins import BurstPluginManager, make_plugin_manager
-from .registry import Registry, build_registry
+from .registry import Registry, build_registry, call_stage
 
 
 @pytest.fixture
@@ -44,9 +44,7 @@ def burst_run_stage(burst_pm: BurstPluginManager,
                     burst_registry: Registry) -> Callable[..., Burst]:
     """Run a registered stage by name: ``burst_run_stage(name, burst, **params)``."""
     def run(name: str, burst: Burst, **params: Any) -> Burst:
-        spec = burst_registry.stages[name]
-        validated = spec.make_params(params, source="test")
-        return burst_pm.hook.burst_run_stage(spec=spec, burst=burst, params=validated)
+        return call_stage(burst_pm, burst_registry, name, burst, "test", **params)
     return run
 
 

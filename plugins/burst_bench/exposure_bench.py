@@ -21,7 +21,6 @@ is of that frame only) is counted and left out.
 from __future__ import annotations
 
 import dataclasses
-import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +31,7 @@ from burstcli import Burst, Frame
 from burstcli.collect import FoundBurst, InputFile
 from burstcli.registry import run_stage
 from burstcli.runner import BurstProcessor, JobSpec
+from burstlib.metrics import psnr
 from burstlib.synth.api import SynthOptions, load_truth, make_burst
 
 from .merge_bench import product_rgb
@@ -61,12 +61,6 @@ def _single(folder: Path) -> Path:
     path.write_text("pipeline: [decode, score.frequency, select, develop, deblur.network]\n"
                     "params:\n  select: {method: sharpest}\n")
     return path
-
-
-def _psnr(image: np.ndarray, truth: np.ndarray) -> float:
-    cut = (slice(BORDER, -BORDER), slice(BORDER, -BORDER))
-    error = float(np.mean((np.clip(image[cut], 0, 1) - truth[cut]) ** 2))
-    return 10 * math.log10(1 / max(error, 1e-12))
 
 
 @dataclasses.dataclass
@@ -116,6 +110,7 @@ def _measure(burst_dir: Path, processors: dict[str, BurstProcessor], cell: Cell,
     truth = load_truth(burst_dir)
     files = tuple(InputFile(p) for p in sorted(burst_dir.glob("*.dng")))
     found = FoundBurst(burst_dir.name, burst_dir, files)
+    target = _developed_truth(burst_dir / truth["frames"][truth["reference"]]["file"], truth)
     results: dict[str, float] = {}
     branch = "?"
     for name, processor in processors.items():
@@ -127,7 +122,7 @@ def _measure(burst_dir: Path, processors: dict[str, BurstProcessor], cell: Cell,
             return
         if name == "policy":
             branch = burst.notes["select.exposure"]["branch"]
-        results[name] = _psnr(product_rgb(burst), _developed_truth(burst, truth))
+        results[name] = psnr(product_rgb(burst), target, BORDER)
     for name, value in results.items():
         cell.values.setdefault(name, []).append(value)
     cell.branches[branch] = cell.branches.get(branch, 0) + 1
@@ -135,9 +130,8 @@ def _measure(burst_dir: Path, processors: dict[str, BurstProcessor], cell: Cell,
          ", ".join(f"{k} {v:.2f}" for k, v in results.items()))
 
 
-def _developed_truth(burst: Burst, truth: dict) -> np.ndarray:
-    """The clean reference view through ``develop``, with the burst's own RAW metadata."""
-    path = burst.frames[truth["reference"]].path
+def _developed_truth(path: Path, truth: dict) -> np.ndarray:
+    """The clean reference view through ``develop``, with its file's own RAW metadata."""
     decoded = run_stage("decode", Burst("truth", (Frame(path),), reference=0))
     image = run_stage("develop", decoded.replace(image=truth["clean"],
                                                  image_layout="linear_raw")).image

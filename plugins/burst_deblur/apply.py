@@ -14,7 +14,7 @@ from burstcli.registry import find_model
 from burstlib.arrays import in_linear_light, normalized
 from burstlib.litert import TiledModel
 from burstlib.colour import luma, srgb_decode, srgb_encode
-from burstlib.spectrum import picture_sharpness
+from burstlib.spectrum import encoded_sharpness
 
 #: Receptive field of the shipped shape is about 50 px; tiles overlap by more.
 OVERLAP = 32
@@ -26,16 +26,20 @@ def _runner(file: Path, stamp: int, tile: int) -> TiledModel:
     return TiledModel(file, 1, tile=tile, overlap=OVERLAP)
 
 
+def _network_planes(rgb: np.ndarray, kind: str) -> np.ndarray:
+    """What the network reads: H x W x 1 luma for a ``y`` model, H x W x 3 for an ``rgb`` one
+    (a grey image repeated)."""
+    if kind == "y":
+        return (rgb if rgb.ndim == 2 else luma(rgb))[..., None]
+    return rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2)
+
+
 def run_model(card: ModelCard, rgb: np.ndarray, tile: int) -> np.ndarray:
     """``card``'s network on a gamma-encoded image (H x W x 3 or H x W, float in [0, 1]):
     the same shape back, clipped to [0, 1]. Sizes are padded (edge-replicated) to a multiple
     of 4, the network's two space_to_depth steps, and cut back."""
     grey = rgb.ndim == 2
-    planes = np.repeat(rgb[..., None], 3, axis=2) if grey and card.planes == "rgb" else rgb
-    if card.planes == "y" and not grey:
-        planes = luma(rgb)[..., None]
-    elif grey and card.planes == "y":
-        planes = rgb[..., None]
+    planes = _network_planes(rgb, card.planes)
     height, width = planes.shape[:2]
     padded = np.pad(planes, ((0, -height % 4), (0, -width % 4), (0, 0)), mode="edge")
     runner = _runner(card.file, card.file.stat().st_mtime_ns, max(64, tile // 4 * 4))
@@ -67,7 +71,7 @@ def deblur_product(burst: Burst, model: str, tile: int, skip_sharper_than: float
     encoded = srgb_encode(values) if linear else np.clip(values, 0.0, 1.0)
     notes = dict(burst.notes.get("deblur.network", {}))
     if skip_sharper_than > 0:
-        sharpness = picture_sharpness(encoded if encoded.ndim == 2 else encoded.mean(axis=2))
+        sharpness = encoded_sharpness(encoded)
         if sharpness >= skip_sharper_than:
             notes[target] = {"model": card.name, "skipped": f"sharpness {sharpness:.4f} >= "
                                                              f"{skip_sharper_than}: already sharp"}

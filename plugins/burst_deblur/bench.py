@@ -31,8 +31,10 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from burstlib import metrics
 from burstlib.colour import srgb_decode, srgb_encode
-from burstlib.spectrum import picture_sharpness
+from burstlib.images import image_files, read_rgb
+from burstlib.spectrum import encoded_sharpness
 from burstlib.synth.shake import BlurRecipe, blur_pair, random_kernel
 
 from . import SKIP_SHARPER_THAN
@@ -53,9 +55,7 @@ SIDE = 256  # frames are cut to this (centre crop): the oracles' grids cost many
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of [0, 1] images, the border left out."""
-    cut = (slice(BORDER, -BORDER), slice(BORDER, -BORDER))
-    mse = float(np.mean((np.clip(a[cut], 0, 1) - b[cut]) ** 2))
-    return 10 * np.log10(1 / max(mse, 1e-12))
+    return metrics.psnr(a, b, BORDER)
 
 
 def _otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -114,13 +114,12 @@ class Row:
 def load_images(folder: Path, limit: int | None) -> list[np.ndarray]:
     """The images of ``folder``, centre-cut to SIDE x SIDE (float32 RGB in [0, 1])."""
     out = []
-    for path in sorted(folder.iterdir())[: None if limit is None else 4 * limit]:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    for path in list(image_files([folder]))[: None if limit is None else 4 * limit]:
+        image = read_rgb(path)
         if image is None or min(image.shape[:2]) < SIDE:
             continue
         y, x = (image.shape[0] - SIDE) // 2, (image.shape[1] - SIDE) // 2
-        out.append(cv2.cvtColor(image[y:y + SIDE, x:x + SIDE], cv2.COLOR_BGR2RGB)
-                   .astype(np.float32) / 255)
+        out.append(image[y:y + SIDE, x:x + SIDE])
     return out[:limit]
 
 
@@ -156,7 +155,7 @@ def measure_frame(sharp: np.ndarray, kernel: np.ndarray, noise: tuple[float, flo
     restored = _timed(seconds, "network", lambda: network(blurry))
     row.add("network", psnr(restored, truth))
     # What the stage does by default: the network only where the frame is not already sharp.
-    skipped = picture_sharpness(blurry.mean(axis=2)) >= SKIP_SHARPER_THAN
+    skipped = encoded_sharpness(blurry) >= SKIP_SHARPER_THAN
     row.add("gated", psnr(blurry if skipped else restored, truth))
 
 

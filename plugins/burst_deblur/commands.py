@@ -23,10 +23,10 @@ DEFAULT_DATA = default_data()
 @click.option("--seed", type=int, default=0, show_default=True)
 def bench_deblur(model: str, data: Path | None, limit: int, seed: int) -> None:
     """Single-frame deblurring on shaken frames of photographs no model saw, beside Wiener
-    and Richardson-Lucy given the TRUE kernel (each at its best setting for that frame), per
-    source, blur band and noise band."""
-    from burstcli.errors import BurstError
-    from burstcli.registry import find_model
+    and Richardson-Lucy given the TRUE kernel (as the textbook runs them, and tuned per frame
+    on its truth), per source, blur band and noise band."""
+    from burstcli.cli.context import get_state
+    from burstcli.models import resolve_model
 
     from .apply import run_model
     from .bench import run_bench
@@ -34,10 +34,9 @@ def bench_deblur(model: str, data: Path | None, limit: int, seed: int) -> None:
     folder = data or DEFAULT_DATA
     if not folder.is_dir():
         fail(f"benchmark images not found at {folder} (see ../shared/data/README.md)")
-    try:
-        card = find_model(model, "deblur")
-    except BurstError as exc:
-        fail(str(exc))
+    card = resolve_model(model, "deblur", get_state().registry.models)
+    if isinstance(card, str):
+        fail(card)
     click.echo(f"model {card.name}: {card.file}")
     run_bench(folder, lambda rgb: run_model(card, rgb, 512), limit, seed, click.echo)
 

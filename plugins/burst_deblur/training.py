@@ -19,7 +19,9 @@ import cv2
 import numpy as np
 import yaml
 
+from burstlib.colour import luma
 from burstlib.images import load_images
+from burstlib.metrics import psnr
 from burstlib.synth.shake import BlurRecipe, blur_pair, random_kernel
 
 KERNEL_BANK = 3000  # kernels drawn once per run: a trajectory costs ~5 ms, a batch needs 16
@@ -99,7 +101,7 @@ def make_pairs(images: list[np.ndarray], kernels: list[np.ndarray], config: Debl
 
 def _planes(rgb: np.ndarray, channels: int) -> np.ndarray:
     if channels == 1:  # BT.601 luma of the gamma-encoded RGB
-        return (rgb @ np.array([0.299, 0.587, 0.114], np.float32))[None].astype(np.float32)
+        return luma(rgb)[None]
     return np.ascontiguousarray(rgb.transpose(2, 0, 1), np.float32)
 
 
@@ -122,23 +124,18 @@ def train(config: DeblurTrainConfig, checkpoint: Path,
     kernels = [random_kernel(rng, recipe) for _ in range(KERNEL_BANK)]
     images = load_images([Path(d) for d in config.data], "rgb", 64)
     val_in, val_out = make_pairs(images, kernels, config, 32, np.random.default_rng(12345))
-    model = build_network(config)
 
     def validate(net: torch.nn.Module) -> float:
         net.eval()
         with torch.no_grad():
             restored = net(torch.from_numpy(val_in)).numpy()
-        return _psnr(restored, val_out) - _psnr(val_in, val_out)
+        return psnr(restored, val_out) - psnr(val_in, val_out)
 
     settings = LoopSettings(config.steps, config.learning_rate, config.checkpoint_every,
                             config.seed, config.clip)
-    return train_loop(model, settings, lambda r: make_pairs(images, kernels, config,
-                                                            config.batch, r),
+    return train_loop(lambda: build_network(config), settings,
+                      lambda r: make_pairs(images, kernels, config, config.batch, r),
                       checkpoint, dataclasses.asdict(config), validate, report)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1 / max(float(np.mean((np.clip(a, 0, 1) - b) ** 2)), 1e-12)))
 
 
 def load_trained(checkpoint: Path):  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ import numpy as np
 
 from burstcli import Burst, ExifInfo, Frame, hookimpl, param, stage
 from burstcli.errors import BadFileError
+from burstlib.arrays import pixels_of
 
 from .exif import merge, read_exif
 from .readers import IMAGE_EXTENSIONS, RAW_EXTENSIONS, read_file
@@ -68,7 +69,7 @@ def decode(burst: Burst, params: DecodeParams) -> Burst:
     return out.with_note("decode", {"skipped": [{"path": str(e.path), "reason": e.reason}
                                                 for e in skipped],
                                     "layout": kept[0].layout,
-                                    "shape": list(_pixels(kept[0]).shape)})
+                                    "shape": list(pixels_of(kept[0]).shape)})
 
 
 def _decode_frame(frame: Frame) -> Frame:
@@ -92,13 +93,9 @@ def _consistent(frames: list[Frame]) -> tuple[list[Frame], list[BadFileError]]:
 def _kind(frame: Frame) -> tuple:
     """What frames must share to be merged: size, layout, dtype and CFA pattern."""
     pattern = frame.raw.cfa_string() if frame.raw is not None and frame.layout == "cfa" else ""
-    pixels = _pixels(frame)
+    pixels = pixels_of(frame)
     return (pixels.shape, frame.layout, str(pixels.dtype), pattern)
 
-
-def _pixels(frame: Frame) -> np.ndarray:
-    assert frame.pixels is not None  # a frame _decode_frame returned: read_file gave pixels
-    return frame.pixels
 
 
 def _describe(kind: tuple) -> str:

@@ -110,20 +110,20 @@ def train(config: TrainConfig, checkpoint: Path,
 
     ``report(step, loss, validation_psnr_gain_db, seconds_per_step)`` is called every
     ``checkpoint_every`` steps and at the end."""
-    import torch
-
-    from burstlib.nn.trainloop import LoopSettings, train_loop, use_threads
-    use_threads()
-    torch.manual_seed(config.seed)  # the initial weights
+    from burstlib.nn.trainloop import LoopSettings, train_loop
     images = load_luma_images([Path(d) for d in config.data])
     options = config.sample_options()
-    model = build_network(config).set_mode("branches" if config.with_bn else "fused")
-    if not checkpoint.exists() and config.init:
-        warm_start(model, Path(config.init))
     validation = _validation_batch(images, options, config.seed)
+
+    def build():  # type: ignore[no-untyped-def]
+        model = build_network(config).set_mode("branches" if config.with_bn else "fused")
+        if not checkpoint.exists() and config.init:
+            warm_start(model, Path(config.init))
+        return model
+
     settings = LoopSettings(config.steps, config.learning_rate, config.checkpoint_every,
                             config.seed)
-    return train_loop(model, settings,
+    return train_loop(build, settings,
                       lambda rng: make_batch(images, options, config.batch, rng), checkpoint,
                       dataclasses.asdict(config), lambda net: validation_gain(net, validation),
                       report)

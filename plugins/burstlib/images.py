@@ -19,6 +19,13 @@ def image_files(folders: Sequence[Path]) -> Iterator[Path]:
                 yield path
 
 
+def read_rgb(path: Path) -> np.ndarray | None:
+    """One image file as float32 RGB in [0, 1] (sRGB-encoded, as stored); None if unreadable."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(
+        np.float32) / 255
+
+
 def load_images(folders: Sequence[Path], planes: str = "rgb",
                 min_side: int = 1) -> list[np.ndarray]:
     """Every readable image of ``folders`` at least ``min_side`` on both sides, float32 in

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from burstlib.arrays import channel_mean
+
 TINY = 1e-12
 
 
@@ -79,3 +81,10 @@ def picture_sharpness(grey: np.ndarray) -> float:
     from burstlib.noise import noise_variance_estimate  # noise imports nothing from here
     return frequency_sharpness(grey, noise_variance_estimate(grey), low=LOW_BAND,
                                high=HIGH_BAND, tile=64, most_tiles=256)
+
+
+def encoded_sharpness(values: np.ndarray) -> float:
+    """:func:`picture_sharpness` of a gamma-encoded image (H x W, or H x W x C: its channel
+    mean, the luminance proxy every stage measures)."""
+    return picture_sharpness(values if values.ndim == 2 else channel_mean(values))
+

@@ -60,15 +60,19 @@ def cosine_rate(settings: LoopSettings, step: int) -> float:
         1 + math.cos(math.pi * step / settings.steps)))
 
 
-def train_loop(model: torch.nn.Module, settings: LoopSettings, batch: Batch, checkpoint: Path,
-               meta: dict[str, Any], validate: Callable[[torch.nn.Module], float] | None = None,
+def train_loop(build: Callable[[], torch.nn.Module], settings: LoopSettings, batch: Batch,
+               checkpoint: Path, meta: dict[str, Any],
+               validate: Callable[[torch.nn.Module], float] | None = None,
                report: Report | None = None) -> Path:
-    """Train ``model`` on ``batch(rng)`` pairs (NCHW float32 numpy) with an L1 loss, resuming
-    from ``checkpoint`` when it exists; ``meta`` (the recipe's config) is saved beside the
-    weights. ``validate(model)`` gives the gain in dB reported at each checkpoint."""
+    """Train the model ``build()`` makes (called once PyTorch is seeded, so its initial
+    weights are the seed's) on ``batch(rng)`` pairs (NCHW float32 numpy) with an L1 loss,
+    resuming from ``checkpoint`` when it exists; ``meta`` (the recipe's config) is saved
+    beside the weights. ``validate(model)`` gives the gain in dB reported at each
+    checkpoint."""
     use_threads()
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
+    model = build()
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     start = 0
     if checkpoint.exists():

@@ -22,6 +22,8 @@ import numpy as np
 
 from burstlib.colour import srgb_decode, srgb_encode
 
+from . import motion
+
 #: Exposure fractions of a trajectory (Boracchi and Foi use 1/25 ... 1).
 FRACTIONS = (0.04, 0.1, 0.2, 0.5, 1.0)
 
@@ -50,20 +52,10 @@ def shake_trajectory(rng: np.random.Generator, length: float, samples: int = 100
 
 def trajectory_kernel(path: np.ndarray, fraction: float = 1.0) -> np.ndarray:
     """The blur kernel (float32, odd square, sums to 1, centred on its centroid) of the first
-    ``fraction`` of ``path``."""
+    ``fraction`` of ``path`` (complex, pixels), rasterised as the synthetic bursts' shake is."""
     part = path[: max(2, int(round(len(path) * fraction)))]
     part = part - part.mean()
-    radius = int(np.ceil(np.max(np.abs(np.concatenate([part.real, part.imag]))))) + 1
-    size = 2 * radius + 1
-    kernel = np.zeros((size, size), np.float64)
-    xs, ys = part.real + radius, part.imag + radius
-    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
-    fx, fy = xs - x0, ys - y0
-    for dy, wy in ((0, 1 - fy), (1, fy)):
-        for dx, wx in ((0, 1 - fx), (1, fx)):
-            np.add.at(kernel, (np.clip(y0 + dy, 0, size - 1), np.clip(x0 + dx, 0, size - 1)),
-                      wx * wy)
-    return (kernel / kernel.sum()).astype(np.float32)
+    return motion.trajectory_kernel(np.stack([part.real, part.imag], axis=1))
 
 
 def disk_kernel(radius: float) -> np.ndarray:
