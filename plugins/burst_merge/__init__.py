@@ -19,6 +19,7 @@ from burstlib.exposure import overlap_ratio
 from burstlib.noise import noise_variance_estimate
 from burstlib.warps import full_flow, warp_to_reference
 
+from .fourier import Accumulation, accumulate
 from .shrink import shrink_residual_noise
 from .validate import (HELD_OUT, HeldOutFrame, Window, detail_level,
                        effective_frames, fit_trust, share_map)
@@ -407,64 +408,95 @@ def _plane_slices(frame: Frame, values: np.ndarray) -> list[tuple]:
 
 @dataclasses.dataclass(frozen=True)
 class FourierParams:
-    power: float = param(11.0, "p of the weights |F_k|^p: 0 is the plain mean, large values "
-                               "take each frequency from the frame that kept it best",
-                         low=0)
-    smoothing: float = param(0.01, "Gaussian smoothing of the spectra's magnitudes, as a "
-                                   "fraction of the image size (steadies the weights; 0: none)",
+    power: float = param(4.0, "p of the weights |F_k|^p: 0 is the plain mean, large values "
+                              "take each frequency from the frame that kept it best (11 as "
+                              "published)", low=0)
+    smoothing: float = param(0.05, "Gaussian smoothing of the power spectra, as a fraction "
+                                   "of the transform's side (steadies the weights; 0: none)",
                              low=0, high=1)
+    tile: int = param(64, "side of the overlapping tiles accumulated one by one (blur and "
+                          "noise vary across a frame); 0: the whole image, as published",
+                      low=0, high=4096)
+    noise_aware: bool = param(True, "take each frame's expected noise power out of its "
+                                    "spectrum before weighing, so frequencies that hold only "
+                                    "noise are averaged over every frame (off: as published)")
+    spatial: float = param(1.0, "then take out, spatially, the noise the accumulation left "
+                                "(each pixel's single-frame noise times the share its "
+                                "weights leave), as a multiple of it; 0: off (RAW mosaics: "
+                                "always off)", low=0)
+    deghost: float = param(1.5, "fade a frame towards the reference where they differ by more "
+                                "than this many times what noise explains (merge.robust's "
+                                "threshold: what moved, and on a clean burst what shake "
+                                "smeared past the reference's sharpness); 0: off, as "
+                                "published", low=0)
     interpolation: Interpolation = param("cubic", INTERPOLATION_HELP)
+
+
+#: The neighbourhood (luminance-proxy pixels) ``deghost`` compares, as merge.robust's.
+DEGHOST_WINDOW = 9
 
 
 @stage("deblur.fourier", FourierParams, needs=MERGE_NEEDS, provides=("image",))
 def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
-    """Burst deblurring without a network: Fourier burst accumulation (Delbracio & Sapiro).
+    """Burst deblurring without a network: Fourier burst accumulation (Delbracio & Sapiro),
+    tiled and noise-aware (:mod:`.fourier`).
 
     Hand shake blurs each frame in a different direction, so each frequency survives best in
-    some frame. The registered frames (colour plane by colour plane for a RAW mosaic) are
-    Fourier transformed and, frequency by frequency, averaged with weights |F_k|^p /
-    sum_j |F_j|^p (magnitudes smoothed first): the sharpest frame at each frequency dominates,
-    and where all frames agree it is a plain mean, so noise still averages down.
+    some frame. The registered frames (a RAW mosaic's four sites as four planes) are Fourier
+    transformed tile by tile and, frequency by frequency, averaged with weights that favour
+    the frames that kept that frequency; frequencies holding only noise are averaged over all
+    frames, so noise still averages down. Before that, where a frame differs from the
+    reference by more than noise explains (``deghost``, merge.robust's test) the reference
+    stands in for it: what moved is not smeared, and on a clean burst a sharp reference is
+    not blurred by shakier frames. After it, the noise the weights left (known per pixel) is
+    shrunk spatially (``spatial``, as merge.robust does). RAW frames are best developed
+    first (``develop.frames``): a mosaic's colour planes alias, and aliasing differs from
+    frame to frame. ``tile: 0, power: 11, smoothing: 0.02, noise_aware: false, deghost: 0,
+    spatial: 0`` is the method as published.
     """
     ref_index, others = _registered(burst)
     ref_frame = burst.frames[ref_index]
     reference = normalized(ref_frame)
+    noise = proxy_noise(ref_frame, reference) if params.deghost > 0 else None
     stack = [reference]
     for index in others:
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
         gain = overlap_ratio(reference, warped, valid)
         inside = per_pixel(valid, reference)
-        stack.append(warped * gain * inside + reference * (1 - inside))  # uncovered: reference
-    frames = np.stack(stack)
-    out = np.empty_like(reference)
-    for plane in _plane_slices(ref_frame, reference):
-        stacked = (slice(None), *plane)  # that plane of every frame
-        out[plane] = _accumulate(frames[stacked], params)
-    return _result(burst, np.clip(out, 0.0, None), "deblur.fourier",
-                   {"frames": [ref_index, *others], "power": params.power})
+        if noise is not None:  # merge.robust's test: what moved, what shake smeared
+            agree, _ = agreement_weight(ref_frame, reference, warped * gain, valid, noise,
+                                        params.deghost, DEGHOST_WINDOW, MERGE_BOUNDS)
+            inside = inside * per_pixel(agree, reference)
+        stack.append(warped * gain * inside + reference * (1 - inside))  # else: reference
+    planes = [_as_planes(ref_frame, values) for values in stack]
+    variance = sample_noise(ref_frame, reference)
+    how = Accumulation(params.power, params.smoothing, params.tile, params.noise_aware)
+    accumulated, left = accumulate(np.stack(planes), _as_planes(ref_frame, variance), how)
+    merged = _from_planes(ref_frame, accumulated, reference)
+    if params.spatial > 0 and ref_frame.layout != "cfa":  # a mosaic's colours interleave
+        merged = shrink_residual_noise(merged, variance * per_pixel(left, merged),
+                                       params.spatial)
+    return _result(burst, np.clip(merged, 0.0, None), "deblur.fourier",
+                   {"frames": [ref_index, *others], "power": params.power,
+                    "tile": params.tile, "noise_aware": params.noise_aware})
 
 
-def _accumulate(planes: np.ndarray, params: FourierParams) -> np.ndarray:
-    """Fourier burst accumulation of a stack of aligned planes (k, h, w)."""
-    spectra = np.fft.rfft2(planes.astype(np.float32))
-    magnitude = np.abs(spectra)
-    height, width = planes.shape[1:]
-    sigma = params.smoothing * max(height, width)
-    smooth = np.stack([_smooth_spectrum(m, sigma) for m in magnitude])
-    # Relative to the strongest frame per frequency before the power: |F|^11 overflows.
-    relative = smooth / np.maximum(smooth.max(axis=0, keepdims=True), 1e-30)
-    weights = relative ** params.power
-    weights /= weights.sum(axis=0, keepdims=True)
-    return np.fft.irfft2((weights * spectra).sum(axis=0), s=(height, width)).astype(np.float32)
+def _as_planes(frame: Frame, values: np.ndarray) -> np.ndarray:
+    """Colour planes as channels (H x W x C): a mosaic's four sites, an image's channels."""
+    if frame.layout == "cfa":
+        return np.stack([values[s] for s in _plane_slices(frame, values)], axis=-1)
+    return values if values.ndim == 3 else values[..., None]
 
 
-def _smooth_spectrum(magnitude: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing of an rfft2 magnitude (wrapping along the full axis)."""
-    if sigma < 0.5:
-        return magnitude
-    full = np.fft.fftshift(magnitude, axes=0)
-    blurred = cv2.GaussianBlur(full, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    return np.fft.ifftshift(blurred, axes=0)
+def _from_planes(frame: Frame, planes: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_as_planes`, shaped like ``like``."""
+    out = np.empty_like(like)
+    if frame.layout == "cfa":
+        for channel, site in enumerate(_plane_slices(frame, like)):
+            out[site] = planes[..., channel]
+    else:
+        out[...] = planes if like.ndim == 3 else planes[..., 0]
+    return out
 
 
 @hookimpl

@@ -125,7 +125,7 @@ def test_fourier_burst_accumulation_beats_the_mean_on_crossed_shake():
     frames = tuple(Frame(Path(f"{i}.tiff"), pixels=cv2.filter2D(clean, -1, k, borderType=cv2.BORDER_REFLECT),
                          layout="gray", transform=np.eye(3)) for i, k in enumerate(kernels))
     burst = Burst("b", frames, reference=0)
-    fba = deblur_fourier(burst, deblur_fourier.make_params({"smoothing": 0.0})).image
+    fba = deblur_fourier(burst, deblur_fourier.make_params({"deghost": 0.0})).image
     mean = merge_mean(burst, merge_mean.params_type()).image
     inner = np.s_[8:-8, 8:-8]
     def error(image):
