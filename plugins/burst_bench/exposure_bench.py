@@ -41,7 +41,8 @@ CHAIN = ("decode, score.frequency, select, develop.frames, deblur.network, {poli
 VARIANTS = {
     "policy": ("select.exposure, ", ""),
     "all frames": ("", ""),
-    "regular only": ("select.exposure, ", "  select.exposure: {threshold: 0.000001}\n"),
+    "regular only": ("select.exposure, ",
+                     "  select.exposure: {threshold: 0.000001, noisy: 1000000}\n"),
     "long only": ("select.exposure, ", "  select.exposure: {threshold: 1000000}\n"),
 }
 NOISE = {"low": 3e-4, "moderate": 2e-3, "high": 1e-2}
@@ -121,11 +122,13 @@ def _measure(burst_dir: Path, processors: dict[str, BurstProcessor], cell: Cell,
                  f"{truth['reference']}: left out")
             return
         if name == "policy":
-            branch = burst.notes["select.exposure"]["branch"]
+            note = burst.notes["select.exposure"]
+            branch = f"{note['branch']} (sharpness {note['sharpness']:.3f}, noise {note['noise']:.4f})"
         results[name] = psnr(product_rgb(burst), target, BORDER)
     for name, value in results.items():
         cell.values.setdefault(name, []).append(value)
-    cell.branches[branch] = cell.branches.get(branch, 0) + 1
+    taken = branch.split(" ")[0]
+    cell.branches[taken] = cell.branches.get(taken, 0) + 1
     echo(f"{burst_dir.name}: policy took {branch}; " +
          ", ".join(f"{k} {v:.2f}" for k, v in results.items()))
 

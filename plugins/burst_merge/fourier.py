@@ -15,6 +15,8 @@ it, one that holds only noise is averaged over all frames. Blur and noise vary a
 from __future__ import annotations
 
 import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -78,12 +80,24 @@ def _tiled(planes: np.ndarray, variance: np.ndarray,
                                anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
     out = np.zeros(padded.shape[1:], np.float32)
     left = np.zeros(padded.shape[2:], np.float32)
-    for y in range(0, padded.shape[2] - side + 1, step):
+
+    def row(y: int) -> tuple[np.ndarray, np.ndarray]:
+        """One row of tiles, added up (rows overlap: the caller adds them in turn)."""
+        strip = np.zeros((padded.shape[1], side, padded.shape[3]), np.float32)
+        shares = np.zeros((side, padded.shape[3]), np.float32)
         for x in range(0, padded.shape[3] - side + 1, step):
             tile = padded[:, :, y:y + side, x:x + side] * window
             merged, share = _accumulate_tile(tile, float(noise_power[y, x]), how)
-            out[:, y:y + side, x:x + side] += merged
-            left[y:y + side, x:x + side] += share * window
+            strip[:, :, x:x + side] += merged
+            shares[:, x:x + side] += share * window
+        return strip, shares
+
+    # OpenCV's DFT and NumPy's loops release the GIL: rows of tiles run on every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        starts = range(0, padded.shape[2] - side + 1, step)
+        for y, (strip, shares) in zip(starts, pool.map(row, starts)):
+            out[:, y:y + side] += strip
+            left[y:y + side] += shares
     rows, columns = slice(step, step + height), slice(step, step + width)
     return out[:, rows, columns], left[rows, columns]
 
@@ -95,8 +109,7 @@ def _accumulate_tile(tile: np.ndarray, noise_power: float,
     count, channels, height, width = tile.shape
     if how.power == 0 or count == 1:
         return tile.mean(axis=0), 1.0 / count
-    spectra = np.stack([[_spectrum(tile[k, c]) for c in range(channels)]
-                        for k in range(count)])
+    spectra = _spectra(tile)
     power = (spectra.real ** 2 + spectra.imag ** 2).mean(axis=1)
     power = _smoothed(power, how.smoothing * max(height, width))
     if how.noise_aware:
@@ -112,9 +125,13 @@ def _accumulate_tile(tile: np.ndarray, noise_power: float,
     return np.stack([_inverse(merged[c]) for c in range(channels)]), left
 
 
-def _spectrum(plane: np.ndarray) -> np.ndarray:
-    """The full complex DFT of a real plane (complex64)."""
-    out = cv2.dft(np.ascontiguousarray(plane), flags=cv2.DFT_COMPLEX_OUTPUT)
+def _spectra(planes: np.ndarray) -> np.ndarray:
+    """The full complex DFT (complex64) of every real plane of ``planes`` (... x T x T),
+    written in place into one array."""
+    out = np.empty((*planes.shape, 2), np.float32)
+    for index in np.ndindex(planes.shape[:-2]):
+        cv2.dft(np.ascontiguousarray(planes[index]), dst=out[index],
+                flags=cv2.DFT_COMPLEX_OUTPUT)
     return out.view(np.complex64)[..., 0]
 
 

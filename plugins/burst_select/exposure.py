@@ -13,10 +13,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 
+import numpy as np
+
 from burstcli import Burst, Frame, param, stage
 from burstcli.errors import StageError
 from burstlib.arrays import grey_proxy, in_linear_light, normalized
 from burstlib.colour import srgb_encode
+from burstlib.noise import noise_variance_estimate
 from burstlib.spectrum import picture_sharpness
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +33,10 @@ class ExposureParams:
                                    "capture", above=1)
     neighbours: int = param(0, "regular branch: at most this many regular frames, the nearest "
                                "in capture time (0: all of them)", low=0)
+    noisy: float = param(
+        0.025, "a sharp reference this noisy (noise std of its luminance proxy, sRGB-encoded, "
+               "0-1) is fused with the longer-exposed capture as well: the robust merge takes "
+               "their cleaner flat areas and leaves their smeared edges", above=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,13 +89,14 @@ def nearest(burst: Burst, indices: list[int], count: int) -> list[int]:
     return sorted(sorted(indices, key=distance)[:count])
 
 
-def reference_sharpness(frame: Frame, linear: bool = False) -> float:
+def reference_measures(frame: Frame, linear: bool = False) -> tuple[float, float]:
     """001 eq. 1 on the frame as it is now (the first deblurred image after deblur.network),
-    its noise measured from the image (a deblurred frame's noise is no longer the file's);
-    ``linear`` frames are measured sRGB-encoded, as the threshold was calibrated."""
+    and its noise std, both measured from the image (a deblurred frame's noise is no longer
+    the file's); ``linear`` frames are measured sRGB-encoded, as the thresholds were set."""
     if linear:
         frame = frame.replace(pixels=srgb_encode(normalized(frame)))
-    return picture_sharpness(grey_proxy(frame))
+    grey = grey_proxy(frame)
+    return picture_sharpness(grey), float(np.sqrt(noise_variance_estimate(grey)))
 
 
 @stage("select.exposure", ExposureParams, needs=("reference",), provides=())
@@ -102,22 +110,29 @@ def select_exposure(burst: Burst, params: ExposureParams) -> Burst:
     reference and taken after it are the additional capture, the others the regular one. When
     the reference's blur degree (001 eq. 1, as ``score.frequency`` measures it) is under
     ``threshold`` and there is an additional capture, its frames are fused; otherwise the
-    regular frames (the ``neighbours`` nearest in capture time, or all). Frames without an
-    exposure time go with the regular ones. ``notes["select.exposure"]`` says which branch
-    was taken and why.
+    regular frames (the ``neighbours`` nearest in capture time, or all). Beyond 001: a sharp
+    reference whose noise is above ``noisy`` is fused with both parts (branch ``both``), since
+    at that noise the longer frames' cleaner flat areas outweigh what their blur costs where
+    the merge accepts them. Frames without an exposure time go with the regular ones.
+    ``notes["select.exposure"]`` says which branch was taken and why.
     """
     if burst.reference is None:
         raise StageError("select.exposure: no reference frame; put `select` before it")
     parts = split_capture(burst, params.long_ratio)
-    sharpness = reference_sharpness(burst.reference_frame, in_linear_light(burst))
+    sharpness, noise = reference_measures(burst.reference_frame, in_linear_light(burst))
     blurry = sharpness < params.threshold
+    regular = nearest(burst, parts.regular + parts.unknown, params.neighbours)
     if blurry and parts.additional:
         branch, chosen = "additional", parts.additional
         why = (f"the deblurred reference measures {sharpness:.4f} < {params.threshold}: still "
                f"blurry, so the {len(chosen)} longer-exposed frame(s) captured after it")
+    elif noise > params.noisy and parts.additional:
+        branch, chosen = "both", regular + parts.additional
+        why = (f"the deblurred reference measures {sharpness:.4f} >= {params.threshold} but "
+               f"its noise {noise:.4f} > {params.noisy}: the {len(regular)} regular and the "
+               f"{len(parts.additional)} longer-exposed frame(s)")
     else:
-        branch = "regular"
-        chosen = nearest(burst, parts.regular + parts.unknown, params.neighbours)
+        branch, chosen = "regular", regular
         why = (f"the deblurred reference measures {sharpness:.4f} "
                f"{'<' if blurry else '>='} {params.threshold}"
                + ("" if not blurry else ", but there is no longer-exposed capture after it")
@@ -125,6 +140,7 @@ def select_exposure(burst: Burst, params: ExposureParams) -> Burst:
     selected = tuple(sorted({burst.reference, *chosen}))
     return burst.replace(selected=selected).with_note("select.exposure", {
         "branch": branch, "why": why, "sharpness": round(sharpness, 5),
+        "noise": round(noise, 5), "noisy": params.noisy,
         "threshold": params.threshold, "regular": parts.regular,
         "additional": parts.additional, "no_exposure_time": parts.unknown,
         "selected": list(selected)})

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from burst_select.exposure import ExposureParams, reference_sharpness, select_exposure
+from burst_select.exposure import ExposureParams, reference_measures, select_exposure
 from burstcli import Burst, ExifInfo, Frame
 from burstlib.synth.scene import procedural_scene
 from burstlib.synth.shake import shake_trajectory, trajectory_kernel
@@ -65,6 +65,22 @@ def test_long_frames_before_the_shutter_and_missing_exif(scene):
     assert regular.selected == (0, 1, 2)
 
 
+def test_a_sharp_but_noisy_reference_takes_both_captures(scene):
+    """Beyond 001: the longer frames' clean flat areas pay once the reference is noisy; the
+    same reference, clean, keeps to the regular frames."""
+    noisy = np.clip(scene + np.random.default_rng(0).normal(0, 0.05, scene.shape), 0, 1)
+    frames = tuple(_frame(i, noisy.astype(np.float32) if i == 1 else scene, t, 40 * i)
+                   for i, t in enumerate([0.01, 0.01, 0.01, 0.04, 0.04]))
+    burst = Burst("b", frames, reference=1)
+    out = select_exposure(burst, ExposureParams(threshold=1e-4, noisy=0.025))
+    note = out.notes["select.exposure"]
+    assert note["branch"] == "both" and out.selected == (0, 1, 2, 3, 4), note
+    assert note["noise"] > 0.025 and "noise" in note["why"]
+    clean = select_exposure(_bracketed(scene, [0.01, 0.01, 0.01, 0.04, 0.04]),
+                            ExposureParams(threshold=1e-4, noisy=0.025))
+    assert clean.notes["select.exposure"]["branch"] == "regular"
+
+
 def test_neighbours_keeps_the_nearest_regular_frames_in_time(scene):
     burst = _bracketed(scene, [0.01] * 6, reference=2)
     out = select_exposure(burst, ExposureParams(threshold=1e-4, neighbours=2))
@@ -79,7 +95,7 @@ def test_eq1_falls_as_the_blur_grows(scene):
     for length in (0.0, 2.0, 4.0, 8.0, 16.0):
         blurred = scene if length == 0 else cv2.filter2D(
             scene, -1, trajectory_kernel(path * length)[::-1, ::-1], borderType=cv2.BORDER_REFLECT)
-        values.append(reference_sharpness(Frame(Path("x.tiff"), pixels=blurred, layout="rgb")))
+        values.append(reference_measures(Frame(Path("x.tiff"), pixels=blurred, layout="rgb"))[0])
     assert all(a > b for a, b in zip(values, values[1:])), values
 
 
