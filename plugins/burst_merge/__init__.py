@@ -458,20 +458,22 @@ def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
     ref_frame = burst.frames[ref_index]
     reference = normalized(ref_frame)
     noise = proxy_noise(ref_frame, reference) if params.deghost > 0 else None
-    stack = [reference]
-    for index in others:
+    first = _as_planes(ref_frame, reference)
+    planes = np.empty((1 + len(others), *first.shape), np.float32)  # k x C x H x W
+    planes[0] = first
+    for slot, index in enumerate(others, start=1):
         warped, valid = warp_to_reference(burst.frames[index], reference.shape, params.interpolation)
-        gain = overlap_ratio(reference, warped, valid)
+        warped *= overlap_ratio(reference, warped, valid)
         inside = per_pixel(valid, reference)
         if noise is not None:  # merge.robust's test: what moved, what shake smeared
-            agree, _ = agreement_weight(ref_frame, reference, warped * gain, valid, noise,
+            agree, _ = agreement_weight(ref_frame, reference, warped, valid, noise,
                                         params.deghost, DEGHOST_WINDOW, MERGE_BOUNDS)
             inside = inside * per_pixel(agree, reference)
-        stack.append(warped * gain * inside + reference * (1 - inside))  # else: reference
-    planes = [_as_planes(ref_frame, values) for values in stack]
+        planes[slot] = _as_planes(ref_frame, warped * inside + reference * (1 - inside))
     variance = sample_noise(ref_frame, reference)
     how = Accumulation(params.power, params.smoothing, params.tile, params.noise_aware)
-    accumulated, left = accumulate(np.stack(planes), _as_planes(ref_frame, variance), how)
+    accumulated, left = accumulate(planes, _as_planes(ref_frame, variance).mean(axis=0), how)
+    del planes
     merged = _from_planes(ref_frame, accumulated, reference)
     if params.spatial > 0 and ref_frame.layout != "cfa":  # a mosaic's colours interleave
         merged = shrink_residual_noise(merged, variance * per_pixel(left, merged),
@@ -482,21 +484,20 @@ def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
 
 
 def _as_planes(frame: Frame, values: np.ndarray) -> np.ndarray:
-    """Colour planes as channels (H x W x C): a mosaic's four sites, an image's channels."""
+    """Colour planes first (C x H x W): a mosaic's four sites, an image's channels."""
     if frame.layout == "cfa":
-        return np.stack([values[s] for s in _plane_slices(frame, values)], axis=-1)
-    return values if values.ndim == 3 else values[..., None]
+        return np.stack([values[s] for s in _plane_slices(frame, values)])
+    return values.transpose(2, 0, 1) if values.ndim == 3 else values[None]
 
 
 def _from_planes(frame: Frame, planes: np.ndarray, like: np.ndarray) -> np.ndarray:
     """The inverse of :func:`_as_planes`, shaped like ``like``."""
-    out = np.empty_like(like)
     if frame.layout == "cfa":
-        for channel, site in enumerate(_plane_slices(frame, like)):
-            out[site] = planes[..., channel]
-    else:
-        out[...] = planes if like.ndim == 3 else planes[..., 0]
-    return out
+        out = np.empty_like(like)
+        for plane, site in zip(planes, _plane_slices(frame, like)):
+            out[site] = plane
+        return out
+    return np.ascontiguousarray(planes.transpose(1, 2, 0) if like.ndim == 3 else planes[0])
 
 
 @hookimpl

@@ -38,23 +38,21 @@ class Accumulation:
     noise_aware: bool
 
 
-def accumulate(stack: np.ndarray, noise: np.ndarray,
+def accumulate(planes: np.ndarray, noise: np.ndarray,
                how: Accumulation) -> tuple[np.ndarray, np.ndarray]:
-    """Fourier burst accumulation of registered frames ``stack`` (k x H x W x C float32, the
-    reference first) whose per-sample noise variance is ``noise`` (H x W x C or H x W, the
-    reference's). The weights are computed from the channels' mean power (every colour plane
-    gets the same weights, so colours do not shift) and apply to every channel.
+    """Fourier burst accumulation of registered frames ``planes`` (k x C x H x W float32,
+    the reference first) whose per-sample noise variance, averaged over the channels, is
+    ``noise`` (H x W, the reference's). The weights are computed from the channels' mean
+    power (every colour plane gets the same weights, so colours do not shift) and apply to
+    every channel.
 
-    Returns the result (H x W x C float32) and, per pixel (H x W), the share of a frame's
+    Returns the result (C x H x W float32) and, per pixel (H x W), the share of a frame's
     noise variance left in it: independent frames' noise weighed by w_k at a frequency
     leaves sum_k w_k^2 of it there (1/k for the mean), averaged over the frequencies."""
-    planes = np.ascontiguousarray(stack.transpose(0, 3, 1, 2), dtype=np.float32)
-    variance = noise.mean(axis=2) if noise.ndim == 3 else noise  # the channel-mean power's
     if how.tile <= 0:
-        merged, left = _accumulate_tile(planes, float(np.sum(variance, dtype=np.float64)), how)
-        return merged.transpose(1, 2, 0), np.full(stack.shape[1:3], left, np.float32)
-    merged, share = _tiled(planes, variance, how)
-    return merged.transpose(1, 2, 0), share
+        merged, left = _accumulate_tile(planes, float(np.sum(noise, dtype=np.float64)), how)
+        return merged, np.full(planes.shape[2:], left, np.float32)
+    return _tiled(planes, noise, how)
 
 
 def hann_window(side: int) -> np.ndarray:

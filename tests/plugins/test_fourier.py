@@ -7,11 +7,18 @@ import cv2
 import numpy as np
 import pytest
 
-from burst_merge.fourier import Accumulation, accumulate, hann_window
+from burst_merge.fourier import Accumulation, accumulate as accumulate_planes, hann_window
 from burstlib.synth.scene import procedural_scene
 
 DEFAULT = Accumulation(power=4.0, smoothing=0.05, tile=64, noise_aware=True)
 PUBLISHED = Accumulation(power=11.0, smoothing=0.02, tile=0, noise_aware=False)
+
+
+def accumulate(stack: np.ndarray, noise: np.ndarray, how: Accumulation):
+    """The accumulation of k x H x W x C frames with per-sample noise H x W x C, as H x W x C."""
+    merged, left = accumulate_planes(np.ascontiguousarray(stack.transpose(0, 3, 1, 2)),
+                                     noise.mean(axis=2), how)
+    return merged.transpose(1, 2, 0), left
 
 
 def _scene(size: int = 160, seed: int = 3) -> np.ndarray:
