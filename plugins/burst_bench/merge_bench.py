@@ -118,6 +118,7 @@ def measure(rendered: Rendered, processors: dict[str, BurstProcessor]) -> BurstR
     dropped: dict[str, int] = {}
     seconds: dict[str, float] = {}
     reference, weight = None, float("nan")
+    first = next(iter(processors))  # its registration and weights go on the burst's line
     for name, processor in processors.items():
         start = time.perf_counter()
         burst, _ = processor.run_chain(found_burst(rendered))
@@ -127,7 +128,7 @@ def measure(rendered: Rendered, processors: dict[str, BurstProcessor]) -> BurstR
         parts = regions(rendered, burst.reference)
         truth = rendered.clean[burst.reference]
         scores[name] = {k: psnr(product_rgb(burst), truth, m) for k, m in parts.items()}
-        if name == PRESETS[0]:
+        if name == first:
             weights = burst.notes.get("merge.robust", {}).get("mean_weight", {})
             weight = float(np.mean(list(weights.values()))) if weights else float("nan")
             active = set(burst.active_indices)

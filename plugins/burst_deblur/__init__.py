@@ -12,9 +12,12 @@ from burstcli.models import ModelCard
 from .apply import deblur_product
 
 MODELS = Path(__file__).parent / "models"
-SHIPPED = {"deblur": "deblur_rgb"}  # the name presets use -> the file stem
-#: Measured by `burst bench deblur` (its "gated" column): at 0.05 the loss on sharp frames at
-#: low noise falls from 3.5 dB to 0.4 dB and the gain on shaken ones stays (+0.5 to +0.8 dB).
+#: The name presets use -> the file stem. ``deblur`` is v2, told the noise level (an input
+#: plane, deblur_rgb_sigma.md); ``deblur-rgb`` the first training, kept to compare against.
+SHIPPED = {"deblur": "deblur_rgb_sigma", "deblur-rgb": "deblur_rgb"}
+#: Measured by `burst bench deblur` (its "gated" column) on `deblur` (v2): at 0.05 the loss on
+#: sharp frames at low noise falls from 4.2 dB to 2.4 dB and shaken frames keep what the
+#: network gains on them (deblur_rgb_sigma.md).
 SKIP_SHARPER_THAN = 0.05
 
 
@@ -41,6 +44,11 @@ def deblur_network(burst: Burst, params: DeblurParams) -> Burst:
     linear light are encoded with the sRGB curve for the network, which was trained on
     gamma-encoded pictures, and decoded back. The network predicts a residual, trained with
     sharp frames among its examples: a sharp image is left nearly as it is.
+
+    A model whose card says ``planes: rgb+sigma`` also reads the noise level, per pixel, as
+    FFDNet does (``noise_plane.py``): from the frame's RAW noise profile when it still has one,
+    else measured from the image itself (its noise level function; a merged image is always
+    measured). The sidecar says which, and the mean noise std the network was told.
     """
     return deblur_product(burst, params.model, params.tile, params.skip_sharper_than)
 

@@ -8,7 +8,10 @@ px left out) against the sharp truth, beside, from the same run on the same fram
 
 - the blurry frame itself;
 - ``network``: the network on every frame; ``gated``: as the stage runs it by default, only on
-  frames whose 001 eq. 1 sharpness is under ``skip_sharper_than`` (0.05);
+  frames whose 001 eq. 1 sharpness is under ``skip_sharper_than`` (0.05). A model that takes
+  a noise plane gets it as the stage makes it for a developed frame (measured from the image's
+  own noise level function), and one more column, ``net σ*``, runs it told the TRUE noise
+  (the frame's shot and read variance, as a RAW noise profile would give it);
 - Wiener deconvolution and Richardson-Lucy with the TRUE kernel (an oracle the network does
   not get), in linear light where the blur happened: as the textbook does them (Wiener's
   noise-to-signal ratio from the true noise variance over the frame's own variance; 30 RL
@@ -38,8 +41,11 @@ from burstlib.spectrum import encoded_sharpness
 from burstlib.synth.shake import BlurRecipe, blur_pair, random_kernel
 
 from . import SKIP_SHARPER_THAN
+from .noise_plane import from_shot_read
 
 T = TypeVar("T")
+#: The network on a gamma-encoded frame, given its noise plane (None: as the stage makes it).
+Network = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
 SOURCES = ("kodak24", "mcmaster18", "urban100_subset", "set14")
 BLUR_BANDS = {"none": None, "mild": (2.0, 8.0), "strong": (8.0, 24.0)}
@@ -48,6 +54,7 @@ WIENER_NSR = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 RL_ITERATIONS = (5, 10, 20, 30, 50)
 RL_TEXTBOOK = 30
 METHODS = ("blurry", "Wiener", "Wiener*", "RL 30", "RL*", "network", "gated")
+KNOWN_NOISE = "net σ*"  # the column of a noise-plane model told the true noise
 PEERS = METHODS[1:5]
 BORDER = 16
 SIDE = 256  # frames are cut to this (centre crop): the oracles' grids cost many deconvolutions
@@ -139,9 +146,10 @@ def _timed(seconds: dict[str, float], name: str, run: Callable[[], T]) -> T:
 
 
 def measure_frame(sharp: np.ndarray, kernel: np.ndarray, noise: tuple[float, float],
-                  rng: np.random.Generator, network: Callable[[np.ndarray], np.ndarray],
-                  row: Row, seconds: dict[str, float]) -> None:
-    """One frame: blur it, then every method, into ``row``."""
+                  rng: np.random.Generator, network: Network, row: Row,
+                  seconds: dict[str, float], known_noise: bool = False) -> None:
+    """One frame: blur it, then every method, into ``row`` (``known_noise``: also the network
+    given the plane of the true noise)."""
     pair = blur_pair(sharp, rng, BlurRecipe(brightness=(1.0, 1.0)), kernel=kernel, noise=noise)
     truth, blurry = pair.sharp, pair.blurry
     row.add("blurry", psnr(blurry, truth))
@@ -152,11 +160,13 @@ def measure_frame(sharp: np.ndarray, kernel: np.ndarray, noise: tuple[float, flo
                        lambda: richardson_lucy(blurry, kernel, RL_ITERATIONS))
     row.add("RL 30", psnr(estimates[RL_TEXTBOOK], truth))
     row.add("RL*", max(psnr(e, truth) for e in estimates.values()))
-    restored = _timed(seconds, "network", lambda: network(blurry))
+    restored = _timed(seconds, "network", lambda: network(blurry, None))
     row.add("network", psnr(restored, truth))
     # What the stage does by default: the network only where the frame is not already sharp.
     skipped = encoded_sharpness(blurry) >= SKIP_SHARPER_THAN
     row.add("gated", psnr(blurry if skipped else restored, truth))
+    if known_noise:
+        row.add(KNOWN_NOISE, psnr(network(blurry, from_shot_read(blurry, *noise)), truth))
 
 
 def kernel_for(band: tuple[float, float] | None, rng: np.random.Generator) -> np.ndarray:
@@ -167,15 +177,19 @@ def kernel_for(band: tuple[float, float] | None, rng: np.random.Generator) -> np
                                          averaging_share=0.0))
 
 
-def run_bench(data: Path, network: Callable[[np.ndarray], np.ndarray], limit: int | None,
-              seed: int, echo: Callable[[str], None]) -> dict[tuple[str, str, str], Row]:
-    """Every (source, blur band, noise band) cell; prints each as it completes."""
+def run_bench(data: Path, network: Network, limit: int | None, seed: int,
+              echo: Callable[[str], None],
+              known_noise: bool = False) -> dict[tuple[str, str, str], Row]:
+    """Every (source, blur band, noise band) cell; prints each as it completes.
+    ``known_noise``: the model takes a noise plane; add the column of it told the truth."""
     rows: dict[tuple[str, str, str], Row] = {}
     seconds: dict[str, float] = {}
+    methods = (*METHODS, KNOWN_NOISE) if known_noise else METHODS
     echo("PSNR (dB) vs the sharp truth. Wiener, RL 30: the textbook with the TRUE kernel; "
-         "Wiener*, RL*: also tuned per frame on its truth.")
+         "Wiener*, RL*: also tuned per frame on its truth." +
+         (f" {KNOWN_NOISE}: the network told the TRUE noise level." if known_noise else ""))
     echo(f"{'source':<16}{'blur':<7}{'noise':<9}{'n':>3} " +
-         "".join(f"{m:>9}" for m in METHODS) + "  net-blurry  gated-blur  net-best peer")
+         "".join(f"{m:>9}" for m in methods) + "  net-blurry  gated-blur  net-best peer")
     for source in SOURCES:
         folder = data / source
         if not folder.is_dir():
@@ -192,9 +206,9 @@ def run_bench(data: Path, network: Callable[[np.ndarray], np.ndarray], limit: in
                     shot = float(np.exp(rng.uniform(*np.log(noise_band))))
                     read = float(np.exp(2.18 * np.log(shot) + 1.20))
                     measure_frame(sharp, kernel_for(band, rng), (shot, read), rng, network,
-                                  row, seconds)
+                                  row, seconds, known_noise)
                 echo(_line(f"{source:<16}{blur:<7}{noise_name:<9}{len(images):>3} ", row))
-    _summary(rows, echo)
+    _summary(rows, methods, echo)
     frames = sum(len(r.values["blurry"]) for r in rows.values())
     echo("seconds per frame (256 x 256): " + ", ".join(
         f"{m} {s / max(frames, 1):.3f}" for m, s in seconds.items()))
@@ -203,13 +217,14 @@ def run_bench(data: Path, network: Callable[[np.ndarray], np.ndarray], limit: in
 
 def _line(label: str, row: Row) -> str:
     best = max(row.mean(m) for m in PEERS)
-    return (label + "".join(f"{row.mean(m):>9.2f}" for m in METHODS) +
+    return (label + "".join(f"{row.mean(m):>9.2f}" for m in row.values) +
             f"  {row.mean('network') - row.mean('blurry'):>+10.2f}"
             f"  {row.mean('gated') - row.mean('blurry'):>+10.2f}"
             f"  {row.mean('network') - best:>+13.2f}")
 
 
-def _summary(rows: dict[tuple[str, str, str], Row], echo: Callable[[str], None]) -> None:
+def _summary(rows: dict[tuple[str, str, str], Row], methods: tuple[str, ...],
+             echo: Callable[[str], None]) -> None:
     """Means over sources per blur band and noise band, and per blur band: the issue's
     figures."""
     echo("\nall sources:")
@@ -217,6 +232,6 @@ def _summary(rows: dict[tuple[str, str, str], Row], echo: Callable[[str], None])
         for noise in [*NOISE_BANDS, "all"]:
             cells = [r for (_, b, n), r in rows.items() if b == blur and noise in (n, "all")]
             if cells:
-                merged = Row({m: [v for r in cells for v in r.values[m]] for m in METHODS})
+                merged = Row({m: [v for r in cells for v in r.values[m]] for m in methods})
                 echo(_line(f"{'all':<16}{blur:<7}{noise:<9}{len(merged.values['blurry']):>3} ",
                            merged))

@@ -30,6 +30,7 @@ def bench_deblur(model: str, data: Path | None, limit: int, seed: int) -> None:
 
     from .apply import run_model
     from .bench import run_bench
+    from .noise_plane import takes_noise_plane
 
     folder = data or DEFAULT_DATA
     if not folder.is_dir():
@@ -38,7 +39,9 @@ def bench_deblur(model: str, data: Path | None, limit: int, seed: int) -> None:
     if isinstance(card, str):
         fail(card)
     click.echo(f"model {card.name}: {card.file}")
-    run_bench(folder, lambda rgb: run_model(card, rgb, 512), limit, seed, click.echo)
+    click.echo(f"planes: {card.planes}")
+    run_bench(folder, lambda rgb, sigma: run_model(card, rgb, 512, sigma), limit, seed,
+              click.echo, known_noise=takes_noise_plane(card.planes))
 
 
 @click.command("deblur")

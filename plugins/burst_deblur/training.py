@@ -4,7 +4,9 @@
 (``pip install 'burstcli[train]'``). Pairs are made in linear light by
 :func:`burstlib.synth.shake.blur_pair` (camera-shake trajectories of every length and exposure
 fraction, some defocus and frame averaging, clipped highlights, shot + read noise, sRGB gamma),
-a share of them sharp; the network learns the residual that restores the truth.
+a share of them sharp; the network learns the residual that restores the truth. With
+``noise_plane: true`` the input gets one more plane, the noise level the stage will compute
+(:mod:`.noise_plane`), from the pair's known shot and read noise at its blurry input's level.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import yaml
 from burstlib.colour import luma
 from burstlib.images import load_images
 from burstlib.metrics import psnr
-from burstlib.synth.shake import BlurRecipe, blur_pair, random_kernel
+from burstlib.synth.shake import BlurPair, BlurRecipe, blur_pair, random_kernel
+
+from .noise_plane import estimated, from_shot_read
 
 KERNEL_BANK = 3000  # kernels drawn once per run: a trajectory costs ~5 ms, a batch needs 16
 
@@ -43,6 +47,16 @@ class DeblurTrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     clip: float | None = None
+    noise_plane: bool = False  # one more input plane: the noise std (noise_plane.py)
+    #: The plane times exp(N(0, sigma_jitter)) per pair: the stage's estimate (a noise level
+    #: function, a profile through a develop) is not exact, and the network must not need it
+    #: to be.
+    sigma_jitter: float = 0.0
+    #: This share of pairs gets the plane as the stage measures it without a profile (the
+    #: input's own noise level function, which also counts the photograph's grain and fine
+    #: texture), the others the plane of their known noise: a network trained on the truth
+    #: alone reads the stage's higher low-noise estimates as noise and smooths clean frames.
+    estimated_share: float = 0.0
 
     def recipe(self) -> BlurRecipe:
         """The blur and noise ranges of the pairs."""
@@ -94,9 +108,25 @@ def make_pairs(images: list[np.ndarray], kernels: list[np.ndarray], config: Debl
         crop = np.ascontiguousarray(crop[:, ::-1] if rng.uniform() < 0.5 else crop)
         pair = blur_pair(crop, rng, recipe, kernel=kernel)
         cut = (slice(margin, margin + side), slice(margin, margin + side))
-        inputs.append(_planes(pair.blurry[cut], config.channels))
+        planes = _planes(pair.blurry[cut], config.channels)
+        if config.noise_plane:
+            sigma = _sigma_plane(pair, config, rng)[cut]
+            planes = np.concatenate([planes, sigma[None]])
+        inputs.append(planes)
         targets.append(_planes(pair.sharp[cut], config.channels))
     return np.stack(inputs), np.stack(targets)
+
+
+def _sigma_plane(pair: BlurPair, config: DeblurTrainConfig,
+                 rng: np.random.Generator) -> np.ndarray:
+    """The noise plane of a pair's whole crop (the level's box sees past the cut): measured
+    from the input for ``estimated_share`` of pairs, else from the known noise; jittered."""
+    # rng is drawn only when a share is set, so runs without one keep their random stream
+    if config.estimated_share > 0 and rng.uniform() < config.estimated_share:
+        sigma = estimated(pair.blurry)
+    else:
+        sigma = from_shot_read(pair.blurry, pair.shot, pair.read)
+    return sigma * np.float32(np.exp(rng.normal(0.0, config.sigma_jitter)))
 
 
 def _planes(rgb: np.ndarray, channels: int) -> np.ndarray:
@@ -109,7 +139,8 @@ def build_network(config: DeblurTrainConfig):  # type: ignore[no-untyped-def]
     """The training-time network (004's branches, trained in SESR's fused mode)."""
     from burstlib.nn.deblur_net import DeblurConfig, DeblurNet
     return DeblurNet(DeblurConfig(channels=config.channels, features=config.features,
-                                  modules=config.modules)).set_mode("fused")
+                                  modules=config.modules,
+                                  noise_plane=config.noise_plane)).set_mode("fused")
 
 
 def train(config: DeblurTrainConfig, checkpoint: Path,
@@ -124,12 +155,13 @@ def train(config: DeblurTrainConfig, checkpoint: Path,
     kernels = [random_kernel(rng, recipe) for _ in range(KERNEL_BANK)]
     images = load_images([Path(d) for d in config.data], "rgb", 64)
     val_in, val_out = make_pairs(images, kernels, config, 32, np.random.default_rng(12345))
+    blurry = val_in[:, :config.channels]  # without the noise plane
 
     def validate(net: torch.nn.Module) -> float:
         net.eval()
         with torch.no_grad():
             restored = net(torch.from_numpy(val_in)).numpy()
-        return psnr(restored, val_out) - psnr(val_in, val_out)
+        return psnr(restored, val_out) - psnr(blurry, val_out)
 
     settings = LoopSettings(config.steps, config.learning_rate, config.checkpoint_every,
                             config.seed, config.clip)
@@ -160,7 +192,8 @@ def export(checkpoint: Path, out: Path) -> Path:
     graph = fold_deblur(model)
     out = Path(out).with_suffix(".tflite")
     save_tflite(graph, out, description="burst deblur network (seed 001 fig. 6, 004 folding)")
-    facts = {"task": "deblur", "scale": 1, "planes": "rgb" if config.channels == 3 else "y",
+    planes = ("rgb" if config.channels == 3 else "y") + ("+sigma" if config.noise_plane else "")
+    facts = {"task": "deblur", "scale": 1, "planes": planes,
              "parameters": graph.num_params(), "steps": step,
              "training": {**dataclasses.asdict(config),
                           "data": [Path(d).name for d in config.data]}}

@@ -134,3 +134,25 @@ def test_the_burst_deblur_preset_end_to_end(tmp_path, burst_cli, burst_synth_bur
     assert sidecar["notes"]["deblur.fourier"]["noise_aware"] is True
     image = cv2.imread(str(next((tmp_path / "out").glob("*.tiff"))), cv2.IMREAD_UNCHANGED)
     assert image.shape[:2] == (96, 128) and image.dtype == np.uint16
+
+
+def test_bench_merge_measures_deblurring_presets_on_shaken_bursts(tmp_path):
+    """`burst bench merge --shake` with a deblurring preset first (its registration is the
+    one on the burst's line) and the published accumulation as a preset file."""
+    import sys
+    from pathlib import Path
+
+    from burst_bench.merge_bench import bench_merge
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from conftest import textured_scene
+    for source in ("set14", "b100"):
+        (tmp_path / source).mkdir()
+        textured_scene(tmp_path / source / "a.png", len(source))
+    published = Path(__file__).parents[2] / "benchmarks" / "presets" / "fba-published.yaml"
+    lines: list[str] = []
+    results = bench_merge(tmp_path, bursts=1, kinds=("png8",), bands=("moderate",),
+                          sizes=(64, 64), presets=("burst-deblur", str(published)), shake=6.0,
+                          lens=False, echo=lines.append)
+    assert len(results) == 1 and "ours" in results[0].registration
+    assert set(results[0].psnr) >= {"burst-deblur", str(published), "reference alone"}
+    assert any("burst-deblur" in line for line in lines)

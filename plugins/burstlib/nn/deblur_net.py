@@ -2,14 +2,21 @@
 
 Shape (001 fig. 6, claims 4 and 10)::
 
-    x (C planes, H x W; H, W multiples of 4)
-    -> space_to_depth 2 -> conv 3x3 (4C -> F1)                        = e        (H/2)
+    x (C planes, H x W; H, W multiples of 4; + a noise plane when the config has one)
+    -> space_to_depth 2 -> conv 3x3 (4C' -> F1)                       = e        (H/2)
     -> A modules (F1)                                                 = e'
     -> space_to_depth 2 -> conv 3x3 (4 F1 -> F2)                                (H/4)
     -> B modules (F2)
     -> conv 3x3 (F2 -> 4 F1) -> depth_to_space 2 -> + e'                        (H/2)
     -> A modules (F1)
-    -> conv 3x3 (F1 -> 4C) -> depth_to_space 2 -> + x                           (H)
+    -> conv 3x3 (F1 -> 4C) -> depth_to_space 2 -> + x[:C]                       (H)
+
+With ``noise_plane`` the input has C' = C + 1 planes: the C image planes and, last, the
+per-pixel noise standard deviation (in the image's own encoding, times :data:`SIGMA_SCALE`),
+as FFDNet (Zhang et al. 2018) gives it: one network then knows how hard it may deconvolve
+(a clean frame's texture is not noise). The output stays C planes, a residual on the image
+planes; the fold picks them out of the input with an exact 1x1 conv of ones and zeros (the
+graph has no slice op, and one export path serves every model).
 
 The downsampling is a space_to_depth followed by a 3x3 conv: a stride-2 6x6 conv, of which
 "2x2 average pooling then a 3x3 conv" is one special case (the pooled downsampling of fig. 6),
@@ -37,17 +44,26 @@ from .graph import Graph
 from .net import MODES, RepModule
 
 DEFAULT_BRANCHES = ("conv3", "conv1-conv3", "sobelx", "sobely", "laplacian", "identity")
+#: The noise plane holds the encoded-domain noise std times this: std 0.005-0.1 -> O(0.1-1).
+SIGMA_SCALE = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
 class DeblurConfig:
     """Shape of a :class:`DeblurNet`: ``channels`` planes in and out (1: luma, 3: RGB),
-    ``features`` (F1, F2) at half and quarter resolution, ``modules`` (A, B) at each."""
+    ``features`` (F1, F2) at half and quarter resolution, ``modules`` (A, B) at each;
+    ``noise_plane``: one more input plane, the noise level (see the module's docstring)."""
 
     channels: int = 3
     features: tuple[int, int] = (16, 32)
     modules: tuple[int, int] = (2, 3)
     branches: tuple[str, ...] = DEFAULT_BRANCHES
+    noise_plane: bool = False
+
+    @property
+    def inputs(self) -> int:
+        """Input planes: the image's, and the noise plane when there is one."""
+        return self.channels + int(self.noise_plane)
 
     def __post_init__(self) -> None:
         if self.channels < 1 or min(self.features) < 1 or min(self.modules) < 1:
@@ -72,7 +88,7 @@ class DeblurNet(nn.Module):
         super().__init__()
         self.config = config
         c, (f1, f2), (a, b) = config.channels, config.features, config.modules
-        self.enter = nn.Conv2d(4 * c, f1, 3, padding=1)
+        self.enter = nn.Conv2d(4 * config.inputs, f1, 3, padding=1)
         self.encode = _modules(f1, config.branches, a)
         self.down = nn.Conv2d(4 * f1, f2, 3, padding=1)
         self.middle = _modules(f2, config.branches, b)
@@ -105,7 +121,7 @@ class DeblurNet(nn.Module):
         d = F.pixel_shuffle(self.up(m), 2) + e
         for module in self.decode:
             d = module(d)
-        return F.pixel_shuffle(self.leave(d), 2) + x
+        return F.pixel_shuffle(self.leave(d), 2) + x[:, :self.config.channels]
 
 
 def fold_deblur(model: DeblurNet) -> Graph:
@@ -114,6 +130,7 @@ def fold_deblur(model: DeblurNet) -> Graph:
     permuting the adjacent convs' channels."""
     net = copy.deepcopy(model).double().eval()
     c, (f1, _) = net.config.channels, net.config.features
+    planes = net.config.inputs
     b = _Builder()
 
     def modules(x: str, chain: Sequence[RepModule]) -> str:
@@ -123,9 +140,9 @@ def fold_deblur(model: DeblurNet) -> Graph:
         return x
 
     with torch.no_grad():
-        x = b.add("input", channels=c)
+        x = b.add("input", channels=planes)
         e = b.conv(b.add("space_to_depth", [x], block=2),
-                   net.enter.weight[:, crd_to_dcr(c, 2)], _bias(net.enter))
+                   net.enter.weight[:, crd_to_dcr(planes, 2)], _bias(net.enter))
         e = modules(e, net.encode)
         m = b.conv(b.add("space_to_depth", [e], block=2),
                    net.down.weight[:, crd_to_dcr(f1, 2)], _bias(net.down))
@@ -137,7 +154,17 @@ def fold_deblur(model: DeblurNet) -> Graph:
         out = crd_to_dcr(c, 2)
         y = b.add("depth_to_space", [b.conv(d, net.leave.weight[out], _bias(net.leave)[out])],
                   block=2)
-        b.add("output", [b.add("add", [y, x])])
+        b.add("output", [b.add("add", [y, _image_planes(b, x, c, planes)])])
     graph = Graph(b.nodes)
     graph.validate()
     return graph
+
+
+def _image_planes(b: _Builder, x: str, channels: int, planes: int) -> str:
+    """The first ``channels`` of the ``planes`` input planes: the input itself when they are
+    all, else a 1x1 conv of ones and zeros (exact: x * 1 + sigma * 0)."""
+    if planes == channels:
+        return x
+    pick = torch.zeros(channels, planes, 1, 1, dtype=torch.float64)
+    pick[range(channels), range(channels)] = 1.0
+    return b.conv(x, pick, torch.zeros(channels, dtype=torch.float64))
