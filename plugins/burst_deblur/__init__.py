@@ -46,9 +46,10 @@ def deblur_network(burst: Burst, params: DeblurParams) -> Burst:
     sharp frames among its examples: a sharp image is left nearly as it is.
 
     A model whose card says ``planes: rgb+sigma`` also reads the noise level, per pixel, as
-    FFDNet does (``noise_plane.py``): from the frame's RAW noise profile when it still has one,
-    else measured from the image itself (its noise level function; a merged image is always
-    measured). The sidecar says which, and the mean noise std the network was told.
+    FFDNet does (``noise_plane.py``): from the frame's RAW noise profile when it still has one
+    (none does in the shipped chains: ``develop.frames`` drops RAW metadata), else measured
+    from the image itself (its noise level function; a merged image is always measured). The
+    sidecar says which, and the mean noise std the network was told.
     """
     return deblur_product(burst, params.model, params.tile, params.skip_sharper_than)
 

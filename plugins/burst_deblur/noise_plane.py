@@ -1,7 +1,7 @@
 """The noise-level input plane of a ``+sigma`` deblur model (FFDNet's idea, Zhang et al. 2018).
 
 The plane holds, per pixel, the standard deviation of the noise in the values the network
-reads (sRGB-encoded), times :data:`~burstlib.nn.deblur_net.SIGMA_SCALE`, averaged over the
+reads (sRGB-encoded), times :data:`SIGMA_SCALE`, averaged over the
 colour channels. A network told the noise level can deconvolve hard on a clean frame and
 smooth on a noisy one; one that is not must hedge between them.
 
@@ -22,13 +22,11 @@ import numpy as np
 
 from burstcli import Frame
 from burstlib.agreement import sample_noise
-from burstlib.colour import srgb_decode
+from burstlib.colour import srgb_decode, srgb_slope
 
-#: Input plane of the network (kept equal to burstlib.nn.deblur_net.SIGMA_SCALE, which needs
-#: PyTorch to import): encoded-domain std 0.005-0.1 becomes 0.05-1.
+#: Input plane of the network: encoded-domain std 0.005-0.1 becomes 0.05-1 (the training
+#: recipe and the stage both build the plane here).
 SIGMA_SCALE = 10.0
-#: Where the sRGB curve turns from its linear toe (slope 12.92) to the power law.
-_KNEE = 0.0031308
 
 
 def takes_noise_plane(planes: str) -> bool:
@@ -40,13 +38,6 @@ def takes_noise_plane(planes: str) -> bool:
 def signal_level(values: np.ndarray) -> np.ndarray:
     """The local signal level: ``values`` under a 5 x 5 box (as sample_noise takes it)."""
     return cv2.blur(np.ascontiguousarray(values, np.float32), (5, 5))
-
-
-def srgb_slope(linear: np.ndarray) -> np.ndarray:
-    """d srgb_encode / d linear at ``linear`` (clipped to [0, 1]; 12.92 on the toe)."""
-    x = np.clip(linear, _KNEE, 1.0)
-    slope = (1.055 / 2.4) * np.power(x, 1 / 2.4 - 1)
-    return np.where(linear <= _KNEE, 12.92, slope).astype(np.float32)
 
 
 def _plane(std: np.ndarray) -> np.ndarray:

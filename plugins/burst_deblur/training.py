@@ -48,9 +48,9 @@ class DeblurTrainConfig:
     checkpoint_every: int = 250
     clip: float | None = None
     noise_plane: bool = False  # one more input plane: the noise std (noise_plane.py)
-    #: The plane times exp(N(0, sigma_jitter)) per pair: the stage's estimate (a noise level
-    #: function, a profile through a develop) is not exact, and the network must not need it
-    #: to be.
+    #: The plane times exp(N(0, sigma_jitter)) per pair: the stage's estimate (in the shipped
+    #: chains always the image's noise level function) is not exact, and the network must not
+    #: need it to be.
     sigma_jitter: float = 0.0
     #: This share of pairs gets the plane as the stage measures it without a profile (the
     #: input's own noise level function, which also counts the photograph's grain and fine

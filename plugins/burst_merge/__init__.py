@@ -415,8 +415,8 @@ class FourierParams:
                                    "of the transform's side (steadies the weights; 0: none)",
                              low=0, high=1)
     tile: int = param(64, "side of the overlapping tiles accumulated one by one (blur and "
-                          "noise vary across a frame); 0: the whole image, as published",
-                      low=0, high=4096)
+                          "noise vary across a frame; rounded up to an even side of at least "
+                          "8); 0: the whole image, as published", low=0, high=4096)
     noise_aware: bool = param(True, "take each frame's expected noise power out of its "
                                     "spectrum before weighing, so frequencies that hold only "
                                     "noise are averaged over every frame (off: as published)")
@@ -449,10 +449,13 @@ def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
     reference by more than noise explains (``deghost``, merge.robust's test) the reference
     stands in for it: what moved is not smeared, and on a clean burst a sharp reference is
     not blurred by shakier frames. After it, the noise the weights left (known per pixel) is
-    shrunk spatially (``spatial``, as merge.robust does). RAW frames are best developed
+    shrunk spatially (``spatial``, as merge.robust does; it counts the frames' noise as
+    independent, so where the reference stood in for a frame a little is left; on a burst of
+    one frame it is a spatial denoiser, as merge.robust is). RAW frames are best developed
     first (``develop.frames``): a mosaic's colour planes alias, and aliasing differs from
     frame to frame. ``tile: 0, power: 11, smoothing: 0.02, noise_aware: false, deghost: 0,
-    spatial: 0`` is the method as published.
+    spatial: 0`` is close to the method as published (it smooths the power spectrum, not the
+    magnitudes, over 2 % of the longer side, not of the shorter).
     """
     ref_index, others = _registered(burst)
     ref_frame = burst.frames[ref_index]
@@ -484,18 +487,22 @@ def deblur_fourier(burst: Burst, params: FourierParams) -> Burst:
 
 
 def _as_planes(frame: Frame, values: np.ndarray) -> np.ndarray:
-    """Colour planes first (C x H x W): a mosaic's four sites, an image's channels."""
+    """Colour planes first (C x H x W): a mosaic's four sites (over its whole 2 x 2 cells: an
+    odd last row or column is left out), an image's channels."""
     if frame.layout == "cfa":
-        return np.stack([values[s] for s in _plane_slices(frame, values)])
+        cells = values[:values.shape[0] // 2 * 2, :values.shape[1] // 2 * 2]
+        return np.stack([cells[s] for s in _plane_slices(frame, cells)])
     return values.transpose(2, 0, 1) if values.ndim == 3 else values[None]
 
 
 def _from_planes(frame: Frame, planes: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`_as_planes`, shaped like ``like``."""
+    """The inverse of :func:`_as_planes`, shaped like ``like`` (a mosaic's odd last row or
+    column is taken from ``like``)."""
     if frame.layout == "cfa":
-        out = np.empty_like(like)
-        for plane, site in zip(planes, _plane_slices(frame, like)):
-            out[site] = plane
+        out = like.copy()
+        cells = out[:like.shape[0] // 2 * 2, :like.shape[1] // 2 * 2]
+        for plane, site in zip(planes, _plane_slices(frame, cells)):
+            cells[site] = plane
         return out
     return np.ascontiguousarray(planes.transpose(1, 2, 0) if like.ndim == 3 else planes[0])
 

@@ -28,8 +28,9 @@ class Accumulation:
 
     ``power``: p of the weights (0: the plain mean); ``smoothing``: the Gaussian smoothing of
     the power spectra, as a fraction of the transform's side (steadies the weights);
-    ``tile``: side of the tiles (0: the whole image at once, as published); ``noise_aware``:
-    take the expected noise power out of each frame's before weighing.
+    ``tile``: side of the tiles (0: the whole image at once, as published; otherwise an even
+    side of at least MIN_TILE, see :func:`tile_side`); ``noise_aware``: take the expected
+    noise power out of each frame's before weighing.
     """
 
     power: float
@@ -49,14 +50,26 @@ def accumulate(planes: np.ndarray, noise: np.ndarray,
     Returns the result (C x H x W float32) and, per pixel (H x W), the share of a frame's
     noise variance left in it: independent frames' noise weighed by w_k at a frequency
     leaves sum_k w_k^2 of it there (1/k for the mean), averaged over the frequencies."""
-    if how.tile <= 0:
+    how = dataclasses.replace(how, tile=tile_side(how.tile))
+    if how.tile == 0:
         merged, left = _accumulate_tile(planes, float(np.sum(noise, dtype=np.float64)), how)
         return merged, np.full(planes.shape[2:], left, np.float32)
     return _tiled(planes, noise, how)
 
 
+#: The smallest tile: below it a tile holds too few frequencies to weigh.
+MIN_TILE = 8
+
+
+def tile_side(tile: int) -> int:
+    """A requested tile side made usable: 0 stays 0 (the whole image); others are rounded
+    up to an even side (half-side steps must tile exactly) of at least MIN_TILE."""
+    return 0 if tile <= 0 else max(MIN_TILE, tile + tile % 2)
+
+
 def hann_window(side: int) -> np.ndarray:
-    """A side x side raised-cosine window whose copies at half-side steps sum to 1."""
+    """A side x side raised-cosine window whose copies at half-side steps sum to 1 (``side``
+    even: the steps must be whole pixels)."""
     ramp = 0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(side) + 0.5) / side)
     return np.outer(ramp, ramp).astype(np.float32)
 
@@ -90,14 +103,21 @@ def _tiled(planes: np.ndarray, variance: np.ndarray,
             shares[:, x:x + side] += share * window
         return strip, shares
 
-    # OpenCV's DFT and NumPy's loops release the GIL: rows of tiles run on every core.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    # OpenCV's DFT and NumPy's loops release the GIL: rows of tiles run on every core this
+    # process may use.
+    with ThreadPoolExecutor(max_workers=_usable_cores()) as pool:
         starts = range(0, padded.shape[2] - side + 1, step)
         for y, (strip, shares) in zip(starts, pool.map(row, starts)):
             out[:, y:y + side] += strip
             left[y:y + side] += shares
     rows, columns = slice(step, step + height), slice(step, step + width)
     return out[:, rows, columns], left[rows, columns]
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity where the system has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 def _accumulate_tile(tile: np.ndarray, noise_power: float,
@@ -114,8 +134,9 @@ def _accumulate_tile(tile: np.ndarray, noise_power: float,
         signal = np.maximum(power - noise_power, 0.0)
         floor = max(noise_power, 1e-20)
         relative = (signal + floor) / (signal.max(axis=0, keepdims=True) + floor)
-    else:  # as published: the magnitudes themselves, relative to the strongest frame
-        relative = power / np.maximum(power.max(axis=0, keepdims=True), 1e-30)
+    else:  # as published: the magnitudes themselves, relative to the strongest frame (a
+        # frequency no frame holds, in a flat or black tile, gets every frame equally)
+        relative = (power + 1e-30) / (power.max(axis=0, keepdims=True) + 1e-30)
     weights = relative ** np.float32(how.power / 2)  # relative powers: |F|^p = power^(p/2)
     weights /= weights.sum(axis=0, keepdims=True)
     merged = (weights[:, None] * spectra).sum(axis=0)

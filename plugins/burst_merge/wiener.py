@@ -15,18 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .fourier import hann_window
+
 TILE = 16
 STEP = TILE // 2
 
 
-def _window() -> np.ndarray:
-    """2-D raised cosine; copies shifted by half a tile sum to exactly 1 (HDR+'s window)."""
-    x = np.arange(TILE)
-    w = 0.5 - 0.5 * np.cos(2 * np.pi * (x + 0.5) / TILE)
-    return np.outer(w, w).astype(np.float32)
-
-
-WINDOW = _window()
+WINDOW = hann_window(TILE)  # HDR+'s: copies shifted by half a tile sum to exactly 1
 WINDOW_ENERGY = float((WINDOW ** 2).sum())  # noise power per frequency bin of a windowed tile
 
 

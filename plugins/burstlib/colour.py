@@ -42,11 +42,24 @@ def upsample_chroma(yuv: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Where the sRGB curve turns from its linear toe (slope 12.92) to the power law.
+SRGB_KNEE = 0.0031308
+SRGB_TOE_SLOPE = 12.92
+
+
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
     """Linear light -> the sRGB transfer curve, clipped to [0, 1], float32."""
     x = np.clip(linear, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x,
+    return np.where(x <= SRGB_KNEE, SRGB_TOE_SLOPE * x,
                     1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+def srgb_slope(linear: np.ndarray) -> np.ndarray:
+    """d srgb_encode / d linear at ``linear`` (clipped to [0, 1]; 12.92 on the toe): how
+    much the curve stretches a small difference, such as noise, at that level."""
+    x = np.clip(linear, SRGB_KNEE, 1.0)
+    slope = (1.055 / 2.4) * np.power(x, 1 / 2.4 - 1)
+    return np.where(linear <= SRGB_KNEE, SRGB_TOE_SLOPE, slope).astype(np.float32)
 
 
 def srgb_decode(encoded: np.ndarray) -> np.ndarray:

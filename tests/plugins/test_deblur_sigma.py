@@ -14,7 +14,7 @@ import pytest
 
 from burst_deblur import noise_plane
 from burstcli import Frame, RawInfo
-from burstlib.colour import srgb_decode, srgb_encode
+from burstlib.colour import srgb_decode, srgb_encode, srgb_slope
 from burstlib.synth.scene import procedural_scene
 
 
@@ -26,14 +26,14 @@ def test_the_slope_is_the_curve_s_derivative():
     x = np.array([0.001, 0.003, 0.01, 0.05, 0.18, 0.5, 0.9], np.float32)
     step = 1e-4
     numeric = (srgb_encode(x.astype(np.float64) + step) - srgb_encode(x - step)) / (2 * step)
-    assert np.allclose(noise_plane.srgb_slope(x), numeric, rtol=2e-2)
+    assert np.allclose(srgb_slope(x), numeric, rtol=2e-2)
 
 
 def test_known_noise_becomes_the_encoded_std_times_the_scale():
     """A flat grey at linear 0.18: the plane is 10 x sqrt(shot 0.18 + read) x the slope."""
     shot, read = 1e-3, 2e-5
     plane = noise_plane.from_shot_read(_flat(0.18), shot, read)
-    expected = 10 * np.sqrt(shot * 0.18 + read) * float(noise_plane.srgb_slope(
+    expected = 10 * np.sqrt(shot * 0.18 + read) * float(srgb_slope(
         np.float32(0.18)))
     assert plane.shape == (64, 64) and np.allclose(plane, expected, rtol=1e-3)
     # darker pixels have more encoded noise for the same linear noise (the curve is steeper)

@@ -35,13 +35,27 @@ def test_half_step_windows_sum_to_one():
 
 
 @pytest.mark.parametrize("shape", [(160, 160, 3), (37, 90, 4), (64, 64, 1)])
-def test_identical_frames_come_back_unchanged(shape):
-    """Odd sizes, sizes under a tile, one channel or four (a mosaic's sites)."""
+@pytest.mark.parametrize("tile", [64, 63, 1, 0])
+def test_identical_frames_come_back_unchanged(shape, tile):
+    """Odd sizes, sizes under a tile, one channel or four (a mosaic's sites); odd and tiny
+    tiles are rounded up to a side whose half steps tile exactly."""
+    import dataclasses
     frame = np.random.default_rng(0).uniform(0, 1, shape).astype(np.float32)
     stack = np.stack([frame] * 3)
     noise = np.full(shape, 1e-4, np.float32)
-    for how in (DEFAULT, PUBLISHED):
+    for how in (dataclasses.replace(DEFAULT, tile=tile), PUBLISHED):
         assert np.allclose(accumulate(stack, noise, how)[0], frame, atol=1e-4)
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5])
+def test_flat_and_black_frames_stay_finite(value):
+    """A frequency no frame holds (a flat or black tile) is shared equally, never 0 / 0."""
+    stack = np.full((3, 40, 50, 3), value, np.float32)
+    noise = np.full((40, 50, 3), 1e-6, np.float32)
+    for how in (DEFAULT, PUBLISHED):
+        merged, left = accumulate(stack, noise, how)
+        assert np.isfinite(merged).all() and np.allclose(merged, value, atol=1e-5)
+        assert np.isfinite(left).all()
 
 
 def test_noise_only_frequencies_average_over_every_frame():
@@ -134,6 +148,7 @@ def test_the_burst_deblur_preset_end_to_end(tmp_path, burst_cli, burst_synth_bur
     assert sidecar["notes"]["deblur.fourier"]["noise_aware"] is True
     image = cv2.imread(str(next((tmp_path / "out").glob("*.tiff"))), cv2.IMREAD_UNCHANGED)
     assert image.shape[:2] == (96, 128) and image.dtype == np.uint16
+    assert 0.05 < image.mean() / 65535 < 0.95  # a picture, not NaN written as 0 or white
 
 
 def test_bench_merge_measures_deblurring_presets_on_shaken_bursts(tmp_path):
@@ -156,3 +171,28 @@ def test_bench_merge_measures_deblurring_presets_on_shaken_bursts(tmp_path):
     assert len(results) == 1 and "ours" in results[0].registration
     assert set(results[0].psnr) >= {"burst-deblur", str(published), "reference alone"}
     assert any("burst-deblur" in line for line in lines)
+
+
+@pytest.mark.parametrize("size", [(64, 96), (63, 95)])
+def test_the_stage_on_a_raw_mosaic(size):
+    """On a CFA mosaic (the four sites as four planes), odd sizes included: identical frames
+    come back as they were, and noisy ones average down."""
+    from pathlib import Path
+
+    from burst_merge import deblur_fourier
+    from burstcli import Burst, Frame
+    rng = np.random.default_rng(7)
+    clean = cv2.GaussianBlur(_scene(100, 8).mean(axis=2), (0, 0), 1.5)[:size[0], :size[1]]
+    noisy = [clean + rng.normal(0, 0.03, clean.shape).astype(np.float32) for _ in range(4)]
+
+    def merged(frames: list[np.ndarray]) -> np.ndarray:
+        burst = Burst("b", tuple(Frame(Path(f"{i}.dng"), pixels=f.astype(np.float32),
+                                       layout="cfa", transform=np.eye(3))
+                                 for i, f in enumerate(frames)), reference=0)
+        image = deblur_fourier(burst, deblur_fourier.make_params({"deghost": 0.0})).image
+        assert image.shape == clean.shape and np.isfinite(image).all()
+        return image
+
+    assert np.allclose(merged([clean] * 3), clean, atol=1e-4)
+    error = float(np.mean((merged(noisy) - clean) ** 2))
+    assert error < 0.5 * float(np.mean((noisy[0] - clean) ** 2))

@@ -12,8 +12,8 @@ Shape (001 fig. 6, claims 4 and 10)::
     -> conv 3x3 (F1 -> 4C) -> depth_to_space 2 -> + x[:C]                       (H)
 
 With ``noise_plane`` the input has C' = C + 1 planes: the C image planes and, last, the
-per-pixel noise standard deviation (in the image's own encoding, times :data:`SIGMA_SCALE`),
-as FFDNet (Zhang et al. 2018) gives it: one network then knows how hard it may deconvolve
+per-pixel noise standard deviation (in the image's own encoding, scaled as
+``burst_deblur.noise_plane`` builds it), as FFDNet (Zhang et al. 2018) gives it: one network then knows how hard it may deconvolve
 (a clean frame's texture is not noise). The output stays C planes, a residual on the image
 planes; the fold picks them out of the input with an exact 1x1 conv of ones and zeros (the
 graph has no slice op, and one export path serves every model).
@@ -44,8 +44,6 @@ from .graph import Graph
 from .net import MODES, RepModule
 
 DEFAULT_BRANCHES = ("conv3", "conv1-conv3", "sobelx", "sobely", "laplacian", "identity")
-#: The noise plane holds the encoded-domain noise std times this: std 0.005-0.1 -> O(0.1-1).
-SIGMA_SCALE = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
