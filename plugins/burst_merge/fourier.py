@@ -83,21 +83,26 @@ def _tiled(planes: np.ndarray, variance: np.ndarray,
     side = how.tile
     step = side // 2
     pad = ((step, step + (-height) % step), (step, step + (-width) % step))
-    padded = np.pad(planes, ((0, 0), (0, 0), *pad), mode="symmetric")
+    # The burst is never padded whole (a copy of every frame): each row of tiles reads its
+    # band through mirrored indices, as np.pad's "symmetric" would lay it out.
+    rows_at = _mirrored(np.arange(-pad[0][0], height + pad[0][1]), height)
+    columns_at = _mirrored(np.arange(-pad[1][0], width + pad[1][1]), width)
+    padded_shape = (planes.shape[1], rows_at.size, columns_at.size)
     variance = np.pad(variance, pad, mode="symmetric")
     window = hann_window(side)
     # The expected noise power of each tile (sum of window^2 x variance), for all at once.
     noise_power = cv2.filter2D(variance.astype(np.float32), -1, window * window,
                                anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-    out = np.zeros(padded.shape[1:], np.float32)
-    left = np.zeros(padded.shape[2:], np.float32)
+    out = np.zeros(padded_shape, np.float32)
+    left = np.zeros(padded_shape[1:], np.float32)
 
     def row(y: int) -> tuple[np.ndarray, np.ndarray]:
         """One row of tiles, added up (rows overlap: the caller adds them in turn)."""
-        strip = np.zeros((padded.shape[1], side, padded.shape[3]), np.float32)
-        shares = np.zeros((side, padded.shape[3]), np.float32)
-        for x in range(0, padded.shape[3] - side + 1, step):
-            tile = padded[:, :, y:y + side, x:x + side] * window
+        band = planes[:, :, rows_at[y:y + side]][:, :, :, columns_at]
+        strip = np.zeros((padded_shape[0], side, padded_shape[2]), np.float32)
+        shares = np.zeros((side, padded_shape[2]), np.float32)
+        for x in range(0, padded_shape[2] - side + 1, step):
+            tile = band[:, :, :, x:x + side] * window
             merged, share = _accumulate_tile(tile, float(noise_power[y, x]), how)
             strip[:, :, x:x + side] += merged
             shares[:, x:x + side] += share * window
@@ -106,12 +111,19 @@ def _tiled(planes: np.ndarray, variance: np.ndarray,
     # OpenCV's DFT and NumPy's loops release the GIL: rows of tiles run on every core this
     # process may use.
     with ThreadPoolExecutor(max_workers=_usable_cores()) as pool:
-        starts = range(0, padded.shape[2] - side + 1, step)
+        starts = range(0, padded_shape[1] - side + 1, step)
         for y, (strip, shares) in zip(starts, pool.map(row, starts)):
             out[:, y:y + side] += strip
             left[y:y + side] += shares
     rows, columns = slice(step, step + height), slice(step, step + width)
     return out[:, rows, columns], left[rows, columns]
+
+
+def _mirrored(index: np.ndarray, size: int) -> np.ndarray:
+    """Indices beyond [0, size) reflected back in, edge sample repeated (np.pad's
+    "symmetric", however far beyond)."""
+    folded = np.mod(index, 2 * size)
+    return np.where(folded >= size, 2 * size - 1 - folded, folded)
 
 
 def _usable_cores() -> int:
