@@ -113,7 +113,7 @@ def _measure(burst_dir: Path, processors: dict[str, BurstProcessor], cell: Cell,
     found = FoundBurst(burst_dir.name, burst_dir, files)
     target = _developed_truth(burst_dir / truth["frames"][truth["reference"]]["file"], truth)
     results: dict[str, float] = {}
-    branch = "?"
+    branch, measures = "?", ""
     for name, processor in processors.items():
         burst, _ = processor.run_chain(found)
         if burst.reference != truth["reference"]:
@@ -123,13 +123,13 @@ def _measure(burst_dir: Path, processors: dict[str, BurstProcessor], cell: Cell,
             return
         if name == "policy":
             note = burst.notes["select.exposure"]
-            branch = f"{note['branch']} (sharpness {note['sharpness']:.3f}, noise {note['noise']:.4f})"
+            branch = note["branch"]
+            measures = f" (sharpness {note['sharpness']:.3f}, noise {note['noise']:.4f})"
         results[name] = psnr(product_rgb(burst), target, BORDER)
     for name, value in results.items():
         cell.values.setdefault(name, []).append(value)
-    taken = branch.split(" ")[0]
-    cell.branches[taken] = cell.branches.get(taken, 0) + 1
-    echo(f"{burst_dir.name}: policy took {branch}; " +
+    cell.branches[branch] = cell.branches.get(branch, 0) + 1
+    echo(f"{burst_dir.name}: policy took {branch}{measures}; " +
          ", ".join(f"{k} {v:.2f}" for k, v in results.items()))
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from burstlib.images import read_rgb
+
 #: Folder -> file pattern. City100's near captures (``*H.png``) are real camera photographs
 #: of printed postcards; the others are the standard super-resolution test sets.
 SOURCES = {
@@ -35,10 +37,10 @@ def source_files(data: Path) -> dict[str, list[Path]]:
 
 def read_srgb(path: Path) -> np.ndarray:
     """An 8-bit photograph as float32 RGB in [0, 1] (sRGB-encoded, as stored)."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
+    image = read_rgb(path)
+    if image is None:
         raise ValueError(f"{path}: not readable")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    return image
 
 
 def scene_canvas(image: np.ndarray, side: tuple[int, int], flat: bool,

@@ -97,7 +97,6 @@ def _kind(frame: Frame) -> tuple:
     return (pixels.shape, frame.layout, str(pixels.dtype), pattern)
 
 
-
 def _describe(kind: tuple) -> str:
     shape, layout, dtype, pattern = kind
     return " ".join(filter(None, (f"{'x'.join(map(str, shape[1::-1]))}", pattern, layout, dtype)))

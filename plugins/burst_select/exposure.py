@@ -22,6 +22,7 @@ from burstlib.colour import srgb_encode
 from burstlib.noise import noise_variance_estimate
 from burstlib.spectrum import picture_sharpness
 
+
 @dataclasses.dataclass(frozen=True)
 class ExposureParams:
     threshold: float = param(
@@ -96,7 +97,8 @@ def reference_measures(frame: Frame, linear: bool = False) -> tuple[float, float
     if linear:
         frame = frame.replace(pixels=srgb_encode(normalized(frame)))
     grey = grey_proxy(frame)
-    return picture_sharpness(grey), float(np.sqrt(noise_variance_estimate(grey)))
+    variance = noise_variance_estimate(grey)  # measured once: eq. 1 takes it out too
+    return picture_sharpness(grey, variance), float(np.sqrt(variance))
 
 
 @stage("select.exposure", ExposureParams, needs=("reference",), provides=())

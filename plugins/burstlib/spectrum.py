@@ -72,19 +72,20 @@ def frequency_sharpness(grey: np.ndarray, noise_var: float, *, low: tuple[float,
 LOW_BAND, HIGH_BAND = (0.02, 0.08), (0.25, 0.5)
 
 
-def picture_sharpness(grey: np.ndarray) -> float:
+def picture_sharpness(grey: np.ndarray, noise_var: float | None = None) -> float:
     """001 eq. 1 (high- over low-band amplitude) of a gamma-encoded grey picture with the
-    default bands, its noise measured from the picture itself (a picture a network or a merge
-    made no longer has the file's noise). Sharp photographs measure about 0.06-0.11, the same
-    after a 4 px shake about 0.03-0.07: a threshold on it tells sharp from shaken only
-    roughly, scenes differ that much."""
-    from burstlib.noise import noise_variance_estimate  # noise imports nothing from here
-    return frequency_sharpness(grey, noise_variance_estimate(grey), low=LOW_BAND,
-                               high=HIGH_BAND, tile=64, most_tiles=256)
+    default bands, its noise variance ``noise_var`` measured from the picture itself when
+    not given (a picture a network or a merge made no longer has the file's noise). Sharp
+    photographs measure about 0.06-0.11, the same after a 4 px shake about 0.03-0.07: a
+    threshold on it tells sharp from shaken only roughly, scenes differ that much."""
+    if noise_var is None:
+        from burstlib.noise import noise_variance_estimate  # noise imports nothing from here
+        noise_var = noise_variance_estimate(grey)
+    return frequency_sharpness(grey, noise_var, low=LOW_BAND, high=HIGH_BAND, tile=64,
+                               most_tiles=256)
 
 
 def encoded_sharpness(values: np.ndarray) -> float:
     """:func:`picture_sharpness` of a gamma-encoded image (H x W, or H x W x C: its channel
     mean, the luminance proxy every stage measures)."""
     return picture_sharpness(values if values.ndim == 2 else channel_mean(values))
-

@@ -13,8 +13,8 @@ Shape (001 fig. 6, claims 4 and 10)::
 
 With ``noise_plane`` the input has C' = C + 1 planes: the C image planes and, last, the
 per-pixel noise standard deviation (in the image's own encoding, scaled as
-``burst_deblur.noise_plane`` builds it), as FFDNet (Zhang et al. 2018) gives it: one network then knows how hard it may deconvolve
-(a clean frame's texture is not noise). The output stays C planes, a residual on the image
+``burst_deblur.noise_plane`` builds it), as FFDNet (Zhang et al. 2018) gives it: one network
+then knows how hard it may deconvolve (a clean frame's texture is not noise). The output stays C planes, a residual on the image
 planes; the fold picks them out of the input with an exact 1x1 conv of ones and zeros (the
 graph has no slice op, and one export path serves every model).
 
