@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
 
-from .model import Burst, ExifInfo, Frame, RawInfo
+from .model import Burst, Development, ExifInfo, Frame, RawInfo
 from .stage import NoParams, StageSpec, param, stage
 
 try:
@@ -22,6 +22,6 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 hookimpl = pluggy.HookimplMarker("burst")
 
 __all__ = [
-    "Burst", "ExifInfo", "Frame", "NoParams", "RawInfo", "StageSpec", "hookimpl", "param",
-    "stage", "__version__",
+    "Burst", "Development", "ExifInfo", "Frame", "NoParams", "RawInfo", "StageSpec", "hookimpl",
+    "param", "stage", "__version__",
 ]

@@ -57,6 +57,15 @@ def register_presets(register: Callable[[Path], None]) -> None:
 def register_writers(register: Callable[[Writer], None]) -> None:
     """Register output formats: call ``register(writer)`` per format.
 
+    The core calls ``writer.write(path, image, layout, exif, burst)`` once per burst with a
+    temporary ``path`` it renames when the call returns (so write the whole file there): the
+    product to write, its layout, the reference frame's EXIF, and the finished
+    :class:`~burstcli.model.Burst` itself for formats that need more than the pixels (the DNG
+    writer reads the RAW metadata and the burst's ``development``, how its RGB values were
+    made from RAW). A writer whose format only suits some bursts sets ``check``: given a
+    burst's files, it returns why it cannot write them (one line), and the burst fails with
+    that line before anything is decoded.
+
     :param register: takes a :class:`~burstcli.writers.Writer`; its ``name`` is what
         ``--format`` accepts.
     """

@@ -113,6 +113,32 @@ class Frame:
 
 
 @dataclasses.dataclass(frozen=True)
+class Development:
+    """How a develop stage turned RAW data into the chain's RGB values, so that a writer can
+    store the result as RAW again (``-f dng``).
+
+    ``raw`` is the reference frame's RAW metadata as decoded (``develop.frames`` drops it from
+    the frames it develops). The RGB values are ``curve(clip(M @ (gains * camera)))``, camera
+    being the normalised sensor values (0 = black, 1 = white): ``white_balance`` says whether
+    the as-shot gains (green = 1) were applied, ``color_matrix`` whether ``raw.color_matrix``
+    (M) was, ``curve`` which transfer curve the values hold now (``linear`` or ``srgb``).
+
+    ``source`` is set when the stage developed the chain's product itself: the RAW product it
+    read (layout ``source_layout``: a mosaic or LinearRaw planes), and ``result`` the image it
+    made. While the chain's product is still that very image, ``source`` is the RAW data to
+    store; once a later stage replaced it, the development is to be undone instead.
+    """
+
+    raw: RawInfo
+    white_balance: bool
+    color_matrix: bool
+    curve: Literal["linear", "srgb"]
+    source: np.ndarray | None = None
+    source_layout: Layout | None = None
+    result: np.ndarray | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Burst:
     """A group of frames of one scene, in capture order, and what the chain made of them.
 
@@ -122,7 +148,8 @@ class Burst:
     are the product) and ``image_layout`` says how it is laid out. ``notes`` collects
     JSON-ready facts stages want in the sidecar, keyed by stage name. ``warnings`` holds
     one-line messages for the user (``"path: reason"`` for a frame that was dropped); the runner
-    prints each and the sidecar keeps them.
+    prints each and the sidecar keeps them. ``development`` says how RAW data became the RGB
+    product (set by the develop stages; None while nothing RAW was developed).
     """
 
     name: str
@@ -134,6 +161,7 @@ class Burst:
     image_layout: Layout | None = None
     notes: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    development: Development | None = None
 
     def replace(self, **changes: Any) -> Burst:
         """A copy with ``changes`` applied."""

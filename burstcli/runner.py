@@ -255,6 +255,7 @@ class BurstProcessor:
     def __call__(self, planned: PlannedBurst) -> BurstOutcome:
         start = time.perf_counter()
         try:
+            self.check_format(planned.found)
             burst, timings = self.run_chain(planned.found)
             self.write(planned, burst, timings, time.perf_counter() - start)
         except BurstError as exc:
@@ -265,6 +266,13 @@ class BurstProcessor:
             return self._failed(planned, f"{type(exc).__name__}: {exc}", start)
         return BurstOutcome(planned.found.name, "done", planned.output,
                             seconds=time.perf_counter() - start, warnings=burst.warnings)
+
+    def check_format(self, found: FoundBurst) -> None:
+        """Refuse, before any frame is decoded, a burst the output format cannot hold (RAW
+        output of JPEG frames, say): the writer's ``check`` says why."""
+        refused = self.writer.check([f.path for f in found.files]) if self.writer.check else None
+        if refused:
+            raise StageError(refused)
 
     def run_chain(self, found: FoundBurst) -> tuple[Burst, list[tuple[str, Any, float]]]:
         """Every stage of the preset on the burst; returns it and (stage, params, seconds)."""
@@ -299,7 +307,7 @@ class BurstProcessor:
             planned.output.parent.mkdir(parents=True, exist_ok=True)
             (planned.output.parent / OUTPUT_MARKER).touch()
             with atomic_path(planned.output) as image_tmp:
-                self.writer.write(image_tmp, image, layout, burst.reference_frame.exif)
+                self.writer.write(image_tmp, image, layout, burst.reference_frame.exif, burst)
                 with atomic_path(planned.sidecar) as sidecar_tmp:
                     sidecar_tmp.write_text(json.dumps(sidecar, indent=2, default=_json_default),
                                            encoding="utf-8")

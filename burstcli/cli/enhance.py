@@ -31,7 +31,8 @@ from .context import AppState, complete_presets, complete_settings, fail, get_st
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder. Default: <first path>_burst beside the first path.")
 @click.option("-f", "--format", "output_format", default="tiff", show_default=True,
-              help="Output format: tiff (16-bit), png (16-bit) or jpeg (8-bit).")
+              help="Output format: tiff (16-bit), png (16-bit), jpeg (8-bit) or dng (RAW "
+                   "bursts only: the result undeveloped, 16-bit, for a raw developer).")
 @click.option("-r", "--recursive", is_flag=True, help="Look for bursts in all subfolders.")
 @click.option("--group", "grouper", default="folder", show_default=True,
               help="Split a folder into bursts: folder, time (capture-time gap) or count.")

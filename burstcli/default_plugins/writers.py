@@ -2,7 +2,8 @@
 
 uint8 and uint16 images are written with the values they have (a chain that does not touch
 pixels writes the chosen frame back exactly); float images hold [0, 1] and become 16-bit (8-bit
-for JPEG). The core hands each writer a temporary path and renames it when the call returns.
+for JPEG). The core hands each writer a temporary path and renames it when the call returns;
+the pixels and the EXIF are all these formats need of the burst.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from PIL import Image, TiffImagePlugin
 
 from burstcli import __version__, hookimpl
 from burstcli.errors import StageError
-from burstcli.model import ExifInfo, Layout
+from burstcli.model import Burst, ExifInfo, Layout
 from burstcli.writers import Writer
 
 SOFTWARE = f"burst {__version__}"
@@ -44,7 +45,7 @@ def displayable(image: np.ndarray, layout: Layout, *, max_bits: int = 16) -> np.
     """uint8/uint16 pixels to write; float [0, 1] becomes uint16 (uint8 when max_bits is 8)."""
     if layout in ("cfa", "linear_raw"):
         raise StageError("the chain ends with undeveloped RAW data: add the `develop` stage "
-                         "to the preset")
+                         "to the preset (or write it as RAW: -f dng)")
     if layout == "yuv":
         raise StageError("the chain ends with YUV data: add the `colour.rgb` stage to the "
                          "preset")
@@ -57,7 +58,8 @@ def displayable(image: np.ndarray, layout: Layout, *, max_bits: int = 16) -> np.
     return scaled.astype(np.uint8 if max_bits == 8 else np.uint16)
 
 
-def write_tiff(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo) -> None:
+def write_tiff(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo,
+               burst: Burst | None = None) -> None:
     """Uncompressed TIFF; EXIF fields go in the first IFD (tifffile writes no Exif sub-IFD)."""
     pixels = displayable(image, layout)
     photometric = "rgb" if pixels.ndim == 3 else "minisblack"
@@ -65,7 +67,8 @@ def write_tiff(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo) ->
                      extratags=_tiff_exif_tags(exif))
 
 
-def write_png(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo) -> None:
+def write_png(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo,
+              burst: Burst | None = None) -> None:
     """PNG through OpenCV (16-bit colour, which Pillow cannot write) plus an eXIf chunk."""
     pixels = displayable(image, layout)
     if pixels.ndim == 3:
@@ -77,7 +80,8 @@ def write_png(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo) -> 
     path.write_bytes(data)
 
 
-def write_jpeg(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo) -> None:
+def write_jpeg(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo,
+               burst: Burst | None = None) -> None:
     """8-bit JPEG (quality 95) with the EXIF block."""
     pixels = displayable(image, layout, max_bits=8)
     Image.fromarray(pixels).save(path, format="JPEG", quality=95, exif=exif_bytes(exif))

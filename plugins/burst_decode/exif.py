@@ -88,8 +88,9 @@ def exif_from_tags(tags: dict[str, Any]) -> ExifInfo:
 def noise_profile(path: Path, tags: dict[str, Any]) -> tuple[tuple[float, float], ...] | None:
     """DNG NoiseProfile (tag 51041): (S, O) pairs, one per plane or one for all.
 
-    exifread reports the tag as "Image Tag 0xC761"; when a DNG's tag is missing there (an odd
-    IFD layout), tifffile reads it from the first page.
+    exifread reports the tag as "Image Tag 0xC761" when it is in IFD0; when a DNG's tag is
+    missing there, tifffile reads it from IFD0's SubIFDs, where the DNG specification puts it,
+    with the RAW image (phones' DNGs, burst's own ``-f dng``).
     """
     tag = tags.get("Image Tag 0xC761") or tags.get("Image NoiseProfile")
     values = _flat_floats(tag.values) if tag is not None else None
@@ -110,8 +111,12 @@ def _flat_floats(values: Any) -> list[float] | None:
 def _tifffile_noise_profile(path: Path) -> list[float] | None:
     try:
         with tifffile.TiffFile(path) as tif:
-            tag = tif.pages[0].tags.get(NOISE_PROFILE_TAG)
-            return _flat_floats(tag.value) if tag is not None else None
+            first = tif.pages.first
+            for page in (first, *(first.pages or ())):  # IFD0, then the RAW image's IFD
+                tag = page.tags.get(NOISE_PROFILE_TAG)
+                if tag is not None:
+                    return _flat_floats(tag.value)
+            return None
     except Exception:  # a damaged file: the decode itself reports it
         return None
 

@@ -14,16 +14,12 @@ import tifffile
 
 from burstcli.errors import BadFileError
 from burstcli.model import ExifInfo, Layout, RawInfo
+from burstlib.rawfiles import RAW_EXTENSIONS
 
 from .exif import exif_from_tags, noise_profile, read_tags, with_libraw_exif
 from .rawmeta import Pattern, cfa_pattern, raw_info
 from .sniff import mismatch, what_is
 
-#: Extensions LibRaw reads (lower case). ".raw" is included: several makers use it.
-RAW_EXTENSIONS = frozenset(
-    ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .rwl .pef .ptx .srw .kdc .dcr "
-    ".k25 .dc2 .mos .mef .mrw .erf .3fr .fff .iiq .x3f .gpr .cap .bay .raw .rwz .mdc .ari .cs1 "
-    ".nksc .sti .qtk .r3d .arq .dcs .drf .eip .j6i .kc2 .mfw .obm .pxn .rdc".split())
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp"}) | TIFF_EXTENSIONS
 

@@ -1,4 +1,6 @@
-"""The ``develop`` stage: RAW sensor data to an RGB image (white balance, demosaic, colour)."""
+"""The ``develop`` stage: RAW sensor data to an RGB image (white balance, demosaic, colour);
+and ``-f dng`` (:mod:`.dngout`), which writes a RAW burst's result as it was before
+developing, or with the development undone."""
 
 from __future__ import annotations
 
@@ -12,10 +14,14 @@ import cv2
 import numpy as np
 import rawpy
 
-from burstcli import Burst, Frame, NoParams, RawInfo, hookimpl, param, stage
+from burstcli import Burst, Development, Frame, NoParams, RawInfo, hookimpl, param, stage
 from burstcli.errors import StageError
+from burstcli.model import Layout
+from burstcli.writers import Writer
 from burstlib.arrays import cfa_site_indices, normalize_raw, pixels_of
 
+from .balance import white_balance_gains
+from .dngout import check_raw_files, write_dng
 from .libraw import ALGORITHMS, libraw_demosaic
 from .vng import vng_demosaic
 
@@ -70,8 +76,9 @@ def develop(burst: Burst, params: DevelopParams) -> Burst:
     flat colours come back value for value.
     ``bilinear``, ``ea`` and ``vng`` still run OpenCV's interpolation and this plugin's VNG.
 
-    Writes ``image`` (float32 RGB in [0, 1]) and ``image_layout="rgb"``, and
-    ``notes["develop"]``: what was done, the pattern and the parameters. RGB and grey
+    Writes ``image`` (float32 RGB in [0, 1]) and ``image_layout="rgb"``, ``development`` (the
+    RAW product it read and how: what ``-f dng`` writes while no later stage changes the image)
+    and ``notes["develop"]``: what was done, the pattern and the parameters. RGB and grey
     products (PNG/JPEG/TIFF bursts) pass through untouched, value for value.
     """
     image, layout = burst.product()
@@ -82,28 +89,27 @@ def develop(burst: Burst, params: DevelopParams) -> Burst:
         raise StageError("RAW pixels without RAW metadata: cannot develop")
     pattern = raw.cfa_string()
     if layout == "cfa" and pattern not in BAYER_CODES:
-        return _libraw_fallback(burst, pattern, params)
+        return _libraw_fallback(burst, raw, params)
     if layout == "linear_raw" and (image.ndim != 3 or image.shape[2] != 3):
         raise StageError(f"cannot develop a {image.shape} LinearRaw image: 3 planes expected")
     linear = _camera_rgb(image, raw, layout, params)
     rgb = _to_srgb_primaries(linear, raw)
     out = _encode(np.clip(rgb, 0.0, 1.0), params.output)
-    return burst.replace(image=out, image_layout="rgb").with_note(
+    development = _development(raw, params, color_matrix=raw.color_matrix is not None,
+                               source=(image, layout), result=out)
+    return burst.replace(image=out, image_layout="rgb", development=development).with_note(
         "develop", {"action": "developed", "pattern": pattern, **dataclasses.asdict(params),
                     "color_matrix": raw.color_matrix is not None})
 
 
-def white_balance_gains(raw: RawInfo) -> np.ndarray:
-    """As-shot multipliers per colour index, normalised so green is 1 (a second green that
-    the file leaves at 0 takes the first green's)."""
-    gains = np.array(raw.white_balance, dtype=np.float64)
-    green = [i for i, c in enumerate(raw.color_desc) if c == "G"]
-    for i in green:
-        if gains[i] <= 0:
-            gains[i] = gains[green[0]]
-    if not np.all(gains[: len(raw.color_desc)] > 0):
-        return np.ones(len(raw.color_desc))
-    return gains / gains[green[0]]
+def _development(raw: RawInfo, params: DevelopParams, *, color_matrix: bool,
+                 source: tuple[np.ndarray, Layout] | None = None,
+                 result: np.ndarray | None = None) -> Development:
+    """What developing with ``params`` did, for a writer that stores the result as RAW."""
+    image, layout = source if source is not None else (None, None)
+    return Development(raw=raw, white_balance=params.white_balance == "camera",
+                       color_matrix=color_matrix, curve=params.output, source=image,
+                       source_layout=layout, result=result)
 
 
 def _camera_rgb(image: np.ndarray, raw: RawInfo, layout: str, params: DevelopParams) -> np.ndarray:
@@ -160,9 +166,10 @@ def _encode(linear: np.ndarray, output: str) -> np.ndarray:
     return _srgb_table()[codes]
 
 
-def _libraw_fallback(burst: Burst, pattern: str, params: DevelopParams) -> Burst:
+def _libraw_fallback(burst: Burst, raw_info: RawInfo, params: DevelopParams) -> Burst:
     """Patterns OpenCV cannot demosaic (X-Trans, 4-colour): LibRaw develops the reference
     file itself, which is only right while the product is that file's untouched mosaic."""
+    pattern = raw_info.cfa_string()
     if burst.image is not None:
         raise StageError(f"cannot develop a processed {len(pattern)}-site {pattern[:6]}... "
                          "mosaic: only 2x2 Bayer patterns are demosaicked here")
@@ -170,7 +177,11 @@ def _libraw_fallback(burst: Burst, pattern: str, params: DevelopParams) -> Burst
         rgb = raw.postprocess(output_bps=16, use_camera_wb=params.white_balance == "camera",
                               gamma=(1, 1), no_auto_bright=True)
     linear = rgb.astype(np.float32) * np.float32(1 / 65535.0)
-    return burst.replace(image=_encode(linear, params.output), image_layout="rgb").with_note(
+    out = _encode(linear, params.output)
+    # LibRaw applied the file's white balance and camera-to-sRGB matrix (its rgb_cam).
+    development = _development(raw_info, params, color_matrix=True,
+                               source=(pixels_of(burst.reference_frame), "cfa"), result=out)
+    return burst.replace(image=out, image_layout="rgb", development=development).with_note(
         "develop", {"action": "LibRaw postprocess (non-Bayer pattern)", "pattern": pattern,
                     **dataclasses.asdict(params)})
 
@@ -179,7 +190,9 @@ def _libraw_fallback(burst: Burst, pattern: str, params: DevelopParams) -> Burst
 def develop_frames(burst: Burst, params: DevelopParams) -> Burst:
     """Develop every RAW frame of the burst (as ``develop`` does the product), keeping each
     frame's geometry, transform and flow: for stages that work on RGB frames, such as the
-    learned zoom. Frames that are already RGB or grey are left as they are."""
+    learned zoom. Frames that are already RGB or grey are left as they are. The developed
+    frames lose their RAW metadata; the reference's goes to ``development``, with how they
+    were developed (what ``-f dng`` undoes)."""
     frames = list(burst.frames)
     raw_indices = [i for i in burst.active_indices
                    if frames[i].layout in ("cfa", "linear_raw") and frames[i].raw is not None]
@@ -194,7 +207,12 @@ def develop_frames(burst: Burst, params: DevelopParams) -> Burst:
         developed = pool.map(lambda i: _developed_frame(frames[i], params), raw_indices)
         for index, frame in zip(raw_indices, developed):
             frames[index] = frame
-    return burst.with_frames(frames).with_note(
+    reference = burst.reference_frame.raw
+    out = burst.with_frames(frames)
+    if reference is not None and burst.reference_frame.layout in ("cfa", "linear_raw"):
+        out = out.replace(development=_development(
+            reference, params, color_matrix=reference.color_matrix is not None))
+    return out.with_note(
         "develop.frames", {**dataclasses.asdict(params), "developed": len(raw_indices)})
 
 
@@ -221,7 +239,10 @@ def develop_encode(burst: Burst, params: NoParams) -> Burst:
     note = burst.notes.get("develop.frames") or {}
     if burst.image is None or note.get("output") != "linear" or not note.get("developed"):
         return burst.with_note("develop.encode", {"action": "none (not linear RAW)"})
-    return burst.replace(image=_encode(np.clip(burst.image, 0.0, 1.0), "srgb")).with_note(
+    development = (dataclasses.replace(burst.development, curve="srgb")
+                   if burst.development is not None else None)
+    return burst.replace(image=_encode(np.clip(burst.image, 0.0, 1.0), "srgb"),
+                         development=development).with_note(
         "develop.encode", {"action": "sRGB curve"})
 
 
@@ -231,3 +252,10 @@ def register_stages(register) -> None:  # type: ignore[no-untyped-def]
     register(develop)
     register(develop_frames)
     register(develop_encode)
+
+
+@hookimpl
+def register_writers(register) -> None:  # type: ignore[no-untyped-def]
+    """``-f dng``: RAW bursts as DNG, the RAW data before (or undone from) developing."""
+    register(Writer("dng", ".dng", write_dng, "DNG, 16-bit RAW for raw developers (RAW "
+                                              "bursts only)", check=check_raw_files))

@@ -13,7 +13,8 @@ Arrays in, arrays out, no knowledge of the pipeline beyond the :mod:`burstcli` m
 - :mod:`.registration`: image-to-image registration (features, ECC-style Lucas-Kanade,
   verification), behind ``align.global`` and ``merge.sequential``;
 - :mod:`.colour`: RGB <-> YUV (BT.601) and chroma upsampling;
-- :mod:`.dng`: a DNG writer (rawpy reads its files back exactly);
+- :mod:`.dng`: a DNG writer (rawpy reads its files back exactly); :mod:`.rawfiles`: which
+  file extensions are RAW;
 - :mod:`.synth`: synthetic RAW bursts with ground truth (``burst synth``, ``burst demo``, the
   benchmarks and the zoom's training samples);
 - :mod:`.nn`: seed 004's re-parameterisable network, its exact folding and TFLite export

@@ -5,11 +5,16 @@ No camera is needed: tests, the demo and the synthetic bursts are real DNG files
 the same RAW path as a camera's. The EXIF fields are written twice: in IFD0 (where exifread
 reports them as "Image X") and in a real Exif sub-IFD ("EXIF X"; LibRaw reads the ISO only
 there). DateTime (306) in IFD0 gives LibRaw its timestamp.
+
+:func:`write_dng_with_preview` lays a file out as cameras and converters do, for results a
+raw developer opens (``-f dng``): an 8-bit sRGB preview in IFD0 with the file's tags, the RAW
+image in its SubIFD.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import struct
 from fractions import Fraction
 from pathlib import Path
 from typing import TypedDict
@@ -30,6 +35,12 @@ EXPOSURE_TIME, ISO, DATETIME_ORIGINAL, SUBSEC_ORIGINAL = 33434, 34855, 36867, 37
 EXIF_VERSION = 36864
 CFA, LINEAR_RAW = 32803, 34892  # PhotometricInterpretation
 D65 = 21
+ORIENTATION, DNG_BACKWARD_VERSION, BLACK_LEVEL_REPEAT_DIM = 274, 50707, 50713
+BASELINE_EXPOSURE = 50730
+SUB_IFDS = 330
+PREVIEW, MAIN = 1, 0  # NewSubFileType: a reduced-resolution copy, the main (RAW) image
+#: Strips of about this many bytes (tifffile writes one strip per image unless told).
+STRIP_BYTES = 1 << 20
 
 #: sRGB's D65 XYZ -> linear sRGB inverse, i.e. a camera whose "raw" is linear sRGB.
 XYZ_TO_SRGB = np.array([[3.2404542, -1.5371385, -0.4985314],
@@ -173,3 +184,34 @@ def write_linear_dng(path: Path, rgb: np.ndarray, *, black_level: int = 0, white
         raise ValueError("write_linear_dng takes an HxWx3 uint16 image")
     tags = _colour_tags(3, black_level, white_level, as_shot_neutral, color_matrix, noise_profile)
     _write(path, rgb, LINEAR_RAW, tags, exif, make, model)
+
+
+def write_dng_with_preview(path: Path, raw: np.ndarray, photometric: int, *,
+                           tags: list[tuple], raw_tags: list[tuple], preview: np.ndarray,
+                           exif_entries: list[exififd.Entry], datetime: str | None = None,
+                           software: str = "burst") -> None:
+    """A DNG as raw developers expect one: IFD0 holds ``preview`` (uint8 H x W x 3 sRGB,
+    NewSubFileType 1) and the file's ``tags`` (DNG version, camera, colour; tifffile extratags),
+    its one SubIFD the RAW image (uint16 ``raw``, ``photometric`` CFA or LinearRaw, in strips)
+    with ``raw_tags`` (CFA layout, levels, noise profile); ``exif_entries`` go to the Exif
+    sub-IFD and ``datetime`` (EXIF format) to DateTime."""
+    row_bytes = raw.shape[1] * raw.itemsize * (raw.shape[2] if raw.ndim == 3 else 1)
+    with tifffile.TiffWriter(path, byteorder="<", bigtiff=False) as tif:
+        tif.write(preview, photometric="rgb", subfiletype=PREVIEW, subifds=1, metadata=None,
+                  software=software, datetime=datetime,
+                  extratags=[*tags, (exififd.PLACEHOLDER, "I", 1, 0, True)])
+        tif.write(raw, photometric=photometric, subfiletype=MAIN, metadata=None,
+                  software=False, rowsperstrip=max(1, STRIP_BYTES // row_bytes),
+                  extratags=raw_tags)
+    _subifds_as_long(path)
+    exififd.append_exif_ifd(path, exif_entries)
+
+
+def _subifds_as_long(path: Path) -> None:
+    """Retype IFD0's SubIFDs pointer from IFD (13, as tifffile writes it) to LONG, as DNG
+    writers do: both are valid TIFF, but exiftool warns of "non-standard format" for IFD."""
+    with tifffile.TiffFile(path) as tif:
+        entry_at = tif.pages.first.tags[SUB_IFDS].offset
+    with open(path, "r+b") as handle:
+        handle.seek(entry_at + 2)  # the entry: tag (2 bytes), type (2), count (4), value (4)
+        handle.write(struct.pack("<H", exififd.LONG))
