@@ -15,6 +15,9 @@ Sets:
            true transforms perturbed by a registration-sized error (0.03 LR px).
   vid4     Vid4 city: 8 consecutive real video frames, downscaled, registered by
            align.global (real sub-pixel motion, real aliasing).
+  city100  real optics: City100's iPhone X far/near pairs (held-out scenes only), the far
+           capture brought back to its native resolution and zoomed, against the near
+           capture after one photometric fit per scene (see :func:`bench_city100`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import functools
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PIL import Image
@@ -77,15 +80,18 @@ class Methods:
     scale: int
     model: LoadedModel | None
     ensemble: int = 1  # the network's self-ensemble
+    compare: tuple[LoadedModel, ...] = ()  # more models, each run as it is (city100)
 
 
 def _table(title: str, rows: dict[str, list[float]], seconds: dict[str, float]) -> None:
     base = float(np.mean(rows["bicubic"]))
     print(f"\n== {title} ==")
-    print(f"{'method':<30} {'Y-PSNR':>8} {'vs bicubic':>11} {'s/image':>8}")
+    width = max(30, *(len(name) for name in rows))
+    print(f"{'method':<{width}} {'Y-PSNR':>8} {'vs bicubic':>11} {'s/image':>8}")
     for name, values in rows.items():
         mean = float(np.mean(values))
-        print(f"{name:<30} {mean:>8.2f} {mean - base:>+11.2f} {seconds[name] / len(values):>8.2f}")
+        print(f"{name:<{width}} {mean:>8.2f} {mean - base:>+11.2f} "
+              f"{seconds[name] / len(values):>8.2f}")
     classical = [float(np.mean(v)) for k, v in rows.items() if k.startswith("classical")]
     if classical and "network, all frames" in rows:
         margin = float(np.mean(rows["network, all frames"])) - max(classical)
@@ -259,7 +265,201 @@ def _method_calls(methods: Methods, frames: list[np.ndarray], transforms: list[n
                 model, frames, transforms, (0, 0), size, methods.ensemble)
         calls["network, reference only"] = lambda: super_resolve_luma(
             model, frames[:1], transforms[:1], (0, 0), size, methods.ensemble)
+    for other in methods.compare:  # each --compare model, on the reference alone
+        calls[f"{other.name}, reference only"] = functools.partial(
+            _reference_only, other, frames, transforms, methods.ensemble)
     return calls
+
+
+def _reference_only(model: LoadedModel, frames: list[np.ndarray], transforms: list[np.ndarray],
+                    ensemble: int) -> np.ndarray:
+    from .network import super_resolve_luma
+    return super_resolve_luma(model, frames[:1], transforms[:1], (0, 0), frames[0].shape,
+                              ensemble)
+
+
+#: City100's iPhone X pairs, under the data folder.
+CITY100 = "city100_iphonex"
+#: Border (output px per unit of scale) left out of the city100 PSNR and photometric fit.
+CITY100_BORDER = 4
+#: Blur (output px per unit of scale) before the photometric fit: it sees low frequencies only.
+CITY100_FIT_SIGMA = 2.0
+
+Zoomer = Callable[[np.ndarray], np.ndarray]
+
+
+def bench_city100(data: Path, methods: Methods, limit: int | None) -> None:
+    """Zoom against real optics: City100's held-out far/near pairs (scenes 036-050, never
+    trained on; ``burstlib.realpairs``).
+
+    Per scene: the resolution ratio is measured (``measure_ratio``); the far capture is
+    brought back to its native resolution and the near capture to the zoom's output grid
+    (``native_pair``); the far capture is zoomed by each method (bicubic; the single-image
+    model; the shipped multi-frame model, run on the one frame as it is; each ``--compare``
+    model, also as it is), networks on Y with U and V bicubic, as ``zoom.network`` makes RGB.
+    One photometric fit per scene, gain and offset per channel, robust, from the bicubic
+    zoom to the target on low frequencies only (both blurred), corrects every method's
+    output alike; then Y-PSNR against the target, ``CITY100_BORDER`` x scale px of border
+    left out. The residual shift of the bicubic zoom against the target (phase correlation,
+    output px) shows the misalignment that remains. At x2, the issue's old protocol too (far
+    capture halved by area, zoomed x2, against the near capture itself)."""
+    folder = data / CITY100
+    if not folder.is_dir():
+        print(f"(skipped city100: {folder} not found)")
+        return
+    from burstlib.realpairs import city100_names, load_city100_pair
+    s = methods.scale
+    zoomers = _city100_zoomers(methods)
+    names = city100_names(folder, "held_out")[:limit]
+    print(f"\n== City100 iPhone X, held-out scenes, x{s}: far capture at its native resolution, "
+          f"zoomed, against the near capture (one photometric fit per scene) ==")
+    print("columns: " + ", ".join(f"[{i}] {label}" for i, label in enumerate(zoomers)))
+    print(f"{'scene':<6} {'ratio':>5} {'LR':>9} {'dx':>6} {'dy':>6} "
+          + " ".join(f"{f'[{i}]':>7}" for i in range(len(zoomers))))
+    rows: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
+    old: dict[str, list[tuple[float, float]]] = {}
+    ratios: list[float] = []
+    shifts: list[float] = []
+    for name in names:
+        low, high = load_city100_pair(folder, name)
+        ratio, lr, (dx, dy), scores = _city100_scene(low, high, zoomers, s, seconds)
+        ratios.append(ratio)
+        shifts.append(math.hypot(dx, dy))
+        for label, value in scores.items():
+            rows.setdefault(label, []).append(value)
+        print(f"{name:<6} {ratio:>5.2f} {f'{lr[1]}x{lr[0]}':>9} {dx:>+6.2f} {dy:>+6.2f} "
+              + " ".join(f"{scores[label]:>7.2f}" for label in zoomers))
+        if s == 2:
+            for label, pair in _old_protocol_scene(low, high, methods).items():
+                old.setdefault(label, []).append(pair)
+    if not names:
+        print("(no held-out scene found)")
+        return
+    print(f"ratio: mean {np.mean(ratios):.3f}, range {min(ratios):.2f}-{max(ratios):.2f} "
+          f"(std {np.std(ratios):.2f}); residual shift of the bicubic zoom against the target: "
+          f"mean {np.mean(shifts):.2f}, largest {max(shifts):.2f} output px")
+    _table(f"City100 held-out x{s}, real optics, photometric fit per scene "
+           f"({len(names)} scenes)", rows, seconds)
+    if s == 2:
+        _old_table(old, len(names))
+    else:
+        print("(the issue's old protocol, far capture halved and zoomed x2, is at --scale 2)")
+
+
+def _city100_zoomers(methods: Methods) -> dict[str, Zoomer | None]:
+    """The rows: bicubic (None), then each network as it is run on one frame."""
+    from burstcli.errors import StageError
+
+    from .network import load_model
+    s = methods.scale
+    zoomers: dict[str, Zoomer | None] = {"bicubic": None}
+    try:
+        single = load_model(f"x{s}_single", tile=256)
+        zoomers[f"{single.name} (single-image)"] = _network_zoomer(single, methods.ensemble)
+    except StageError as error:
+        print(f"(no single-image model for x{s}: {error})")
+    if methods.model is not None:
+        zoomers[f"{methods.model.name} (multi-frame model, one frame)"] = _network_zoomer(
+            methods.model, methods.ensemble)
+    for model in methods.compare:
+        label = f"{model.name} (--compare)"
+        while label in zoomers:
+            label += "'"
+        zoomers[label] = _network_zoomer(model, methods.ensemble)
+    return zoomers
+
+
+def _network_zoomer(model: LoadedModel, ensemble: int, fallback: bool = False) -> Zoomer:
+    """RGB in, RGB out: the network's Y (the file itself on the one frame, unless
+    ``fallback``: then its single-image fallback, as ``zoom.network`` does) with U and V
+    bicubic (``zoom.network``'s colour handling)."""
+    from burstlib.colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
+
+    from .network import super_resolve_luma
+    run = model if fallback else dataclasses.replace(model, single=None)
+
+    def zoom(rgb: np.ndarray) -> np.ndarray:
+        y = _full_range_y(rgb)
+        out = super_resolve_luma(run, [y], [np.eye(3)], (0, 0), y.shape, ensemble)
+        return np.clip(yuv_to_rgb(upsample_chroma(rgb_to_yuv(rgb), out)), 0, 1)
+    return zoom
+
+
+def _zoomed(zoomers: dict[str, Zoomer | None], lr: np.ndarray, scale: int,
+            seconds: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Every row's zoom of ``lr`` (RGB), timed into ``seconds``."""
+    out: dict[str, np.ndarray] = {}
+    for label, zoom in zoomers.items():
+        start = time.perf_counter()
+        out[label] = np.clip(bicubic(lr, scale), 0, 1) if zoom is None else zoom(lr)
+        if seconds is not None:
+            seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
+    return out
+
+
+def _fitted_scores(outputs: dict[str, np.ndarray], target: np.ndarray, scale: int,
+                   fit: bool = True) -> dict[str, float]:
+    """Y-PSNR of every output against ``target``, each corrected by the one photometric fit
+    of the bicubic output to the target (``fit``), or as it is."""
+    from burstlib.realpairs import apply_gain_offset, photometric_fit
+    border = CITY100_BORDER * scale
+    gain, offset = photometric_fit(outputs["bicubic"], target, CITY100_FIT_SIGMA * scale, border)
+    truth = protocol_y(target)
+    scores = {}
+    for label, image in outputs.items():
+        corrected = np.clip(apply_gain_offset(image, gain, offset), 0, 1) if fit else image
+        scores[label] = psnr(protocol_y(corrected), truth, border)
+    return scores
+
+
+def _city100_scene(low: np.ndarray, high: np.ndarray, zoomers: dict[str, Zoomer | None],
+                   scale: int, seconds: dict[str, float]
+                   ) -> tuple[float, tuple[int, int], tuple[float, float], dict[str, float]]:
+    """(ratio, LR size, residual shift, scores) of one registered pair."""
+    from burstlib.realpairs import measure_ratio, native_pair, residual_shift
+    ratio = measure_ratio(low, high)
+    lr, target = native_pair(low, high, scale, ratio)
+    outputs = _zoomed(zoomers, lr, scale, seconds)
+    shift = residual_shift(outputs["bicubic"], target)
+    return ratio, lr.shape[:2], shift, _fitted_scores(outputs, target, scale)
+
+
+def _old_protocol_scene(low: np.ndarray, high: np.ndarray,
+                        methods: Methods) -> dict[str, tuple[float, float]]:
+    """(Y-PSNR as it is, after the photometric fit) per row on the issue's old protocol: the
+    far capture (on the near capture's grid) halved by area, zoomed x2, against the near
+    capture itself."""
+    from burstlib.realpairs import area_resize
+    zoomers: dict[str, Zoomer | None] = {"bicubic": None}
+    if methods.model is not None:
+        model = methods.model
+        zoomers[f"{model.name} as zoom.network runs one frame "
+                f"({model.for_frames(1).name})"] = _network_zoomer(model, methods.ensemble, True)
+        zoomers[f"{model.name} (multi-frame model, one frame)"] = _network_zoomer(
+            model, methods.ensemble)
+    for model in methods.compare:
+        zoomers[f"{model.name} (--compare)"] = _network_zoomer(model, methods.ensemble)
+    lr = area_resize(low, high.shape[0] // 2, high.shape[1] // 2)
+    target = high[:lr.shape[0] * 2, :lr.shape[1] * 2]
+    outputs = _zoomed(zoomers, lr, 2)
+    plain = _fitted_scores(outputs, target, 2, fit=False)
+    fitted = _fitted_scores(outputs, target, 2)
+    return {label: (plain[label], fitted[label]) for label in outputs}
+
+
+def _old_table(old: dict[str, list[tuple[float, float]]], count: int) -> None:
+    base_plain = float(np.mean([p for p, _ in old["bicubic"]]))
+    base_fitted = float(np.mean([f for _, f in old["bicubic"]]))
+    print(f"\n== City100 held-out, the issue's old protocol: far capture halved (area), x2, "
+          f"against the near capture ({count} scenes) ==")
+    width = max(30, *(len(label) for label in old))
+    print(f"{'method':<{width}} {'as is':>7} {'vs bic.':>8} {'fitted':>7} {'vs bic.':>8}")
+    for label, pairs in old.items():
+        plain = float(np.mean([p for p, _ in pairs]))
+        fitted = float(np.mean([f for _, f in pairs]))
+        print(f"{label:<{width}} {plain:>7.2f} {plain - base_plain:>+8.2f} {fitted:>7.2f} "
+              f"{fitted - base_fitted:>+8.2f}")
 
 
 def _registered(frame: Frame) -> np.ndarray:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from burstlib.images import default_data
+
+if TYPE_CHECKING:  # the network module loads only when a model is given
+    from .network import LoadedModel
 
 DEFAULT_DATA = default_data()
 
@@ -18,17 +22,24 @@ DEFAULT_DATA = default_data()
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="folder holding set5, set14, b100, urban100_subset (default: ../shared/data)")
 @click.option("--limit", type=int, default=None, help="at most this many images per set")
-@click.option("--sets", type=click.Choice(["single", "burst", "vid4", "dng", "all"]),
-              default="all", show_default=True)
+@click.option("--sets", type=click.Choice(["single", "burst", "vid4", "dng", "city100", "all"]),
+              default="all", show_default=True,
+              help="city100: real far/near pairs (held-out scenes); 'all' includes it when "
+              "DATA/city100_iphonex exists")
 @click.option("--ensemble", type=click.Choice(["1", "2", "4", "8"]), default="1",
               show_default=True, help="the network's self-ensemble (orientations averaged)")
+@click.option("--compare", multiple=True, metavar="NAME_OR_TFLITE",
+              help="city100: one more model (a name or a .tflite path) run on the far "
+              "capture as it is; repeatable")
 def bench_zoom(scale: int, model: str | None, data: Path | None, limit: int | None,
-               sets: str, ensemble: str) -> None:
+               sets: str, ensemble: str, compare: tuple[str, ...]) -> None:
     """Super-resolution: single image (Set5/Set14/B100/Urban100), 8-frame sensor bursts of
-    images no model saw, and Vid4 city (real motion)."""
+    images no model saw, Vid4 city (real motion), and real optics (City100's far/near
+    pairs)."""
     from burstcli.errors import StageError
 
-    from .bench import Methods, bench_bursts, bench_dng, bench_single, bench_vid4
+    from .bench import (CITY100, Methods, bench_bursts, bench_city100, bench_dng, bench_single,
+                        bench_vid4)
     from .network import load_model
 
     data = data or _default_data()
@@ -42,7 +53,7 @@ def bench_zoom(scale: int, model: str | None, data: Path | None, limit: int | No
         click.echo(f"(no network for x{scale}: {error}; peers only)")
     if loaded is not None and loaded.scale != scale:
         raise click.ClickException(f"{model} is a x{loaded.scale} model, not x{scale}")
-    methods = Methods(scale, loaded, int(ensemble))
+    methods = Methods(scale, loaded, int(ensemble), _compared(compare, scale))
     if sets in ("single", "all"):
         bench_single(data, methods, limit)
     if sets in ("burst", "all"):
@@ -51,6 +62,25 @@ def bench_zoom(scale: int, model: str | None, data: Path | None, limit: int | No
         bench_vid4(data, methods, limit)
     if sets in ("dng", "all"):
         bench_dng(methods, limit or 4)
+    if sets == "city100" or (sets == "all" and (data / CITY100).is_dir()):
+        bench_city100(data, methods, limit)
+
+
+def _compared(names: tuple[str, ...], scale: int) -> tuple[LoadedModel, ...]:
+    """The ``--compare`` models, each checked to be a x``scale`` model."""
+    from burstcli.errors import StageError
+
+    from .network import load_model
+    models = []
+    for name in names:
+        try:
+            model = load_model(name, tile=256)
+        except StageError as error:
+            raise click.ClickException(str(error)) from None
+        if model.scale != scale:
+            raise click.ClickException(f"{name} is a x{model.scale} model, not x{scale}")
+        models.append(model)
+    return tuple(models)
 
 
 def _default_data() -> Path:

@@ -147,14 +147,3 @@ def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         patch = patch.T
     return patch
-
-
-def make_batch(images: list[np.ndarray], options: SampleOptions, batch: int,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs B x C x h x w, targets B x 1 x H x W), float32, channels first (for torch)."""
-    inputs, targets = [], []
-    for _ in range(batch):
-        features, target, _ = make_sample(images[int(rng.integers(len(images)))], options, rng)
-        inputs.append(features.transpose(2, 0, 1))
-        targets.append(target[None])
-    return np.stack(inputs).astype(np.float32), np.stack(targets).astype(np.float32)

@@ -21,11 +21,19 @@ A config file (YAML; paths relative to it)::
     samples: {max_frames: 8, noise: [0.0001, 0.003], classical_iterations: 0}
     seed: 0
     init: null           # a checkpoint or folded .tflite to start from (:func:`warm_start`)
+    # Real captures (seed 000): datasets made by `burst dataset build` (paths relative to
+    # the file), the share of each batch drawn from them, scenes held out for benchmarks,
+    # and how many HR px of residual misalignment the loss forgives (:mod:`.capture_samples`).
+    captures: [../../built/city100_x2]
+    capture_share: 0.5
+    capture_exclude: ["036", "037"]
+    shift_tolerance: 1
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -36,7 +44,7 @@ import numpy as np
 import yaml
 
 from .features import input_channels
-from .samples import SampleOptions, load_luma_images, make_batch
+from .samples import SampleOptions, load_luma_images, make_sample
 
 DEFAULT_BRANCHES = ("conv3", "conv1-conv3", "sobelx", "sobely", "laplacian", "identity")
 
@@ -59,6 +67,10 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 500
     init: str | None = None
+    captures: tuple[str, ...] = ()
+    capture_share: float = 0.0
+    capture_exclude: tuple[str, ...] = ()
+    shift_tolerance: int = 0
 
     @property
     def input_channels(self) -> int:
@@ -83,13 +95,19 @@ def load_config(path: Path) -> TrainConfig:
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
     base = Path(path).resolve().parent
-    values["data"] = tuple(str((base / d).resolve()) for d in values.get("data", ()))
+    for key in ("data", "captures"):
+        values[key] = tuple(str((base / d).resolve()) for d in values.get(key, ()))
+    values["capture_exclude"] = tuple(str(v) for v in values.get("capture_exclude", ()))
     if values.get("init"):
         values["init"] = str((base / values["init"]).resolve())
     if "branches" in values:
         values["branches"] = tuple(values["branches"])
     config = TrainConfig(**values)
     config.sample_options()  # unknown sample keys fail here, before any training
+    if not config.data and config.capture_share < 1:
+        raise ValueError(f"{path}: no data folders (needed unless capture_share is 1)")
+    if config.capture_share > 0 and not config.captures:
+        raise ValueError(f"{path}: capture_share without captures (built datasets)")
     return config
 
 
@@ -111,9 +129,10 @@ def train(config: TrainConfig, checkpoint: Path,
     ``report(step, loss, validation_psnr_gain_db, seconds_per_step)`` is called every
     ``checkpoint_every`` steps and at the end."""
     from burstlib.nn.trainloop import LoopSettings, train_loop
-    images = load_luma_images([Path(d) for d in config.data])
-    options = config.sample_options()
-    validation = _validation_batch(images, options, config.seed)
+    draw = example_source(config)
+    # A fixed batch of training-distribution examples for progress reports (not a benchmark).
+    fixed = np.random.default_rng([config.seed, 999])
+    validation = _stack([draw(fixed) for _ in range(32)])
 
     def build():  # type: ignore[no-untyped-def]
         model = build_network(config).set_mode("branches" if config.with_bn else "fused")
@@ -123,10 +142,52 @@ def train(config: TrainConfig, checkpoint: Path,
 
     settings = LoopSettings(config.steps, config.learning_rate, config.checkpoint_every,
                             config.seed)
+    loss = None
+    if config.captures:
+        from .capture_samples import tolerant_l1
+        loss = functools.partial(tolerant_l1, tolerance=config.shift_tolerance)
     return train_loop(build, settings,
-                      lambda rng: make_batch(images, options, config.batch, rng), checkpoint,
-                      dataclasses.asdict(config), lambda net: validation_gain(net, validation),
-                      report)
+                      lambda rng: _stack([draw(rng) for _ in range(config.batch)]),
+                      checkpoint, dataclasses.asdict(config),
+                      lambda net: validation_gain(net, validation), report, loss)
+
+
+Example = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+
+def example_source(config: TrainConfig) -> Example:
+    """What draws one training example (input h x w x C, target planes x H x W): a synthetic
+    burst from the clean images, or (``capture_share`` of the time) a window of a real
+    capture; with captures, every target carries its base and mask (three planes)."""
+    options = config.sample_options()
+    images = load_luma_images([Path(d) for d in config.data]) if config.data else []
+
+    def synthetic(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        features, residual, base = make_sample(images[int(rng.integers(len(images)))],
+                                               options, rng)
+        return features, residual[None]
+
+    if not config.captures:
+        return synthetic
+    from .capture_samples import capture_example, load_captures, synthetic_target
+    captures = load_captures([Path(d) for d in config.captures], config.scale,
+                             frozenset(config.capture_exclude))
+
+    def mixed(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        if not images or rng.random() < config.capture_share:
+            return capture_example(captures[int(rng.integers(len(captures)))], config.patch,
+                                   rng, options.classical_iterations)
+        features, residual, base = make_sample(images[int(rng.integers(len(images)))],
+                                               options, rng)
+        return features, synthetic_target(residual, base)
+
+    return mixed
+
+
+def _stack(examples: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs B x C x h x w, targets B x planes x H x W), float32, channels first."""
+    return (np.stack([f.transpose(2, 0, 1) for f, _ in examples]).astype(np.float32),
+            np.stack([t for _, t in examples]).astype(np.float32))
 
 
 def warm_start(model, init: Path) -> None:  # type: ignore[no-untyped-def]
@@ -161,15 +222,12 @@ def warm_start(model, init: Path) -> None:  # type: ignore[no-untyped-def]
     model.load_state_dict(state)
 
 
-def _validation_batch(images: list[np.ndarray], options: SampleOptions, seed: int):  # type: ignore[no-untyped-def]
-    """A fixed batch of training-distribution samples for progress reports (not a benchmark)."""
-    return make_batch(images, options, 32, np.random.default_rng([seed, 999]))
-
-
 def validation_gain(model, batch) -> float:  # type: ignore[no-untyped-def]
-    """PSNR gain (dB) of the model over its bicubic base on ``batch`` (full-range Y)."""
+    """PSNR gain (dB) of the model over its bicubic base on ``batch`` (full-range Y; of
+    three-plane targets, the residual)."""
     import torch
     inputs, targets = (torch.from_numpy(a) for a in batch)
+    targets = targets[:, :1]
     model.eval()
     with torch.no_grad():
         predicted = model(inputs)
@@ -184,7 +242,8 @@ def load_trained(checkpoint: Path):  # type: ignore[no-untyped-def]
     state = torch.load(checkpoint, weights_only=False)
     raw = dict(state["config"])
     raw["data"] = tuple(raw["data"])
-    raw["branches"] = tuple(raw["branches"])
+    for key in ("branches", "captures", "capture_exclude"):
+        raw[key] = tuple(raw.get(key, ()))
     config = TrainConfig(**raw)
     model = build_network(config)
     model.load_state_dict(state["model"])
@@ -211,6 +270,7 @@ def export(checkpoint: Path, out: Path, strategy: str = "all", folded: bool = Tr
             "steps": steps, "parameters": graph.num_params(), "bytes": len(content),
             "training": {**dataclasses.asdict(config),
                          "data": [Path(d).name for d in config.data],
+                         "captures": [Path(d).name for d in config.captures],
                          "init": Path(config.init).name if config.init else None}}
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return out

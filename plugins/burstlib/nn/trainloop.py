@@ -63,12 +63,16 @@ def cosine_rate(settings: LoopSettings, step: int) -> float:
 def train_loop(build: Callable[[], torch.nn.Module], settings: LoopSettings, batch: Batch,
                checkpoint: Path, meta: dict[str, Any],
                validate: Callable[[torch.nn.Module], float] | None = None,
-               report: Report | None = None) -> Path:
+               report: Report | None = None,
+               loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+               ) -> Path:
     """Train the model ``build()`` makes (called once PyTorch is seeded, so its initial
     weights are the seed's) on ``batch(rng)`` pairs (NCHW float32 numpy) with an L1 loss,
     resuming from ``checkpoint`` when it exists; ``meta`` (the recipe's config) is saved
     beside the weights. ``validate(model)`` gives the gain in dB reported at each
-    checkpoint."""
+    checkpoint; ``loss(predicted, targets)`` replaces the L1 (e.g. a masked one, for
+    targets that carry their mask)."""
+    loss_of = loss or torch.nn.functional.l1_loss
     use_threads()
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
@@ -87,9 +91,9 @@ def train_loop(build: Callable[[], torch.nn.Module], settings: LoopSettings, bat
             group["lr"] = cosine_rate(settings, step)
         inputs, targets = (torch.from_numpy(a) for a in batch(rng))
         model.train()
-        loss = torch.nn.functional.l1_loss(model(inputs), targets)
+        value = loss_of(model(inputs), targets)
         optimiser.zero_grad()
-        loss.backward()
+        value.backward()
         if settings.clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
         optimiser.step()
@@ -100,5 +104,5 @@ def train_loop(build: Callable[[], torch.nn.Module], settings: LoopSettings, bat
             if report is not None:
                 seconds = (time.perf_counter() - clock) / max(1, done - start)
                 gain = validate(model) if validate is not None else float("nan")
-                report(done, float(loss.detach()), gain, seconds)
+                report(done, float(value.detach()), gain, seconds)
     return checkpoint

@@ -1,0 +1,345 @@
+"""Seed 000's training sample from one capture session (claims 1-6), as arrays.
+
+A session is M far frames (hand-held) and K near frames (tripod) of one scene:
+
+1. **Standard image**: the near frames registered to the first (robust homographies,
+   :func:`burstlib.registration.register`), resampled onto its grid and averaged robustly
+   (each pixel's values beyond ``OUTLIER_SIGMAS`` noise deviations of the median left out).
+   A near frame that does not register, or that disagrees with the others over more than
+   ``BAD_SHARE`` of the frame (the tripod bumped, someone in front), rejects the scene.
+2. **Reference**: the far frame with the largest Laplacian energy (000 [0055]; the caller
+   scores them with ``score.laplacian``).
+3. **Reference to standard**: SIFT + MAGSAC gives the far -> near homography (the far frame is
+   ``ratio`` times coarser and sees more: this is the crop to the near field of view); it is
+   refined by robust direct alignment on the training grid, the standard image's grid over
+   ``scale``, where the reference is resampled. What is left (one more registration's
+   displacement) is reported in standard-image pixels.
+4. **Photometric fit**: the standard image is brought to the reference's brightness and colour
+   (gain and offset per channel, robust), so the network learns detail, not a colour shift.
+5. **Ghosts**: LR blocks where the fitted standard and the reference still differ beyond what
+   blur and noise explain (something moved between the two captures) are marked and left out
+   of the loss.
+6. **Other far frames** are registered to the reference (first: their mean with it is what
+   step 3 aligns, sqrt(M) less noisy than the reference alone) and kept as they are, with
+   their transforms onto the training grid: the network's input is built from the samples
+   themselves, as at inference (:func:`burst_zoom.features.network_input`).
+
+Homographies map positions (x = column, y = row, pixel centres at integers) of one image to
+another, as everywhere in :mod:`burstlib.registration`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from burstlib.realpairs import apply_gain_offset, photometric_fit
+from burstlib.registration.register import (
+    detect_features, feature_homography, noise_sigma, prepare, register)
+
+OUTLIER_SIGMAS = 3.0  # a near frame's pixel this far from the median is left out of the mean
+# the least noise deviation assumed: resampling an aliased, demosaicked frame changes it by
+# about this much even where the sensor adds no noise
+MIN_SIGMA = 0.005
+MISREGISTRATION = 0.25  # px of registration error the near frames' agreement test forgives
+BANDS = 8  # brightness bands in which the near frames' noise is measured
+BAD_SHARE = 0.02  # a near frame differing in patches over more of the frame than this rejects the scene
+GHOST_BLOCK = 8  # LR px: the side of the blocks the ghost test marks
+GHOST_BLUR = 2.0  # LR px: the ghost test compares the captures this much low-passed
+GHOST_SHARE = 0.5  # ... and a block differing by more than this share of its contrast ...
+GHOST_FLOOR = 0.03  # ... plus this (in [0, 1] units: noise, flat blocks) is a ghost
+MAX_MASKED = 0.4  # a reference differing from the near view over more than this is rejected
+MIN_GAIN = 0.33  # a photometric gain outside [MIN_GAIN, 1 / MIN_GAIN] says another scene
+MIN_MATCHES = 12  # SIFT inliers the far -> near homography needs
+SEARCH_RATIOS = tuple(float(r) for r in np.round(np.geomspace(1.2, 4.5, 48), 3))
+MIN_CORRELATION = 0.5  # the zoom search's best match must correlate at least this
+REFINEMENTS = 2  # rounds of direct alignment on the training grid
+
+
+class SceneRejected(ValueError):
+    """A scene that cannot give a trustworthy sample (the message says which file and why)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One scene's training sample: ``frames[0]`` is the reference on the training grid
+    (LR, the standard's grid over ``scale``), the others as captured; ``transforms[k]`` maps
+    frame k's pixels to the training grid. ``standard`` (scale x the grid) is fitted to the
+    reference's photometry; ``mask`` (standard's size) is 0 on ghost blocks."""
+
+    frames: list[np.ndarray]
+    transforms: list[np.ndarray]
+    standard: np.ndarray
+    mask: np.ndarray
+    scale: int
+    far_to_standard: np.ndarray  # reference (far frame as captured) px -> standard px
+    initial: np.ndarray  # the same from feature matches alone (before the refinement)
+    reference: int  # which far frame is the reference
+    ratio: float  # near px per far px, from the homography
+    residual_px: float  # RMS tile misalignment, standard px
+    masked_share: float
+    gain: np.ndarray
+    offset: np.ndarray
+    dropped: list[int]  # far frames left out (did not register to the reference)
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """The channel mean, float32 and contiguous (what registration works on)."""
+    return np.ascontiguousarray(rgb.mean(axis=2) if rgb.ndim == 3 else rgb, dtype=np.float32)
+
+
+def warp(image: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` resampled onto a grid of ``size`` (h, w); ``homography`` maps image -> grid."""
+    return cv2.warpPerspective(image, homography, (size[1], size[0]),
+                               flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT)
+
+
+def coverage(homography: np.ndarray, source: tuple[int, int], size: tuple[int, int]
+             ) -> np.ndarray:
+    """Where a grid of ``size`` holds pixels of a ``source``-shaped image (bool)."""
+    ones = np.ones(source, np.float32)
+    covered = cv2.warpPerspective(ones, homography, (size[1], size[0]), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return covered > 0.999
+
+
+def standard_image(near: list[np.ndarray], names: list[str]) -> np.ndarray:
+    """The near frames registered to the first and averaged robustly (step 1)."""
+    anchor = prepare(grey(near[0]))
+    size = near[0].shape[:2]
+    stack = [near[0]]
+    for frame, name in zip(near[1:], names[1:]):
+        found = register(anchor, grey(frame))
+        if not found.trusted:
+            raise SceneRejected(f"{name}: does not register to {names[0]} ({found.reason})")
+        stack.append(warp(frame, found.homography, size))
+    frames = np.stack(stack).astype(np.float32)
+    inliers = agreeing(frames)
+    if len(near) > 2:
+        for index, name in enumerate(names):
+            disagreeing = disagreeing_share(inliers[index])
+            if disagreeing > BAD_SHARE:
+                raise SceneRejected(f"{name}: differs from the other near frames over "
+                                    f"{disagreeing:.0%} of the frame (moved or occluded)")
+    weights = inliers[..., None].astype(np.float32)
+    return (frames * weights).sum(axis=0) / np.maximum(weights.sum(axis=0), 1.0)
+
+
+def disagreeing_share(inliers: np.ndarray) -> float:
+    """The share of a frame where it disagrees in patches (an opening with a 5 px square
+    removes scattered pixels: noise's tails, an edge resampled a little differently; what
+    moved or covers the view stays)."""
+    outliers = (~inliers).astype(np.uint8)
+    return float(cv2.morphologyEx(outliers, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).mean())
+
+
+def agreeing(frames: np.ndarray) -> np.ndarray:
+    """K x H x W bool: where each registered frame's grey value lies within OUTLIER_SIGMAS
+    noise deviations of the frames' median. The deviation is measured per brightness band
+    (robustly, from the frames themselves): noise grows with the signal, and more so once
+    gamma-encoded, so one figure for the whole frame would flag the bright or the dark parts.
+    Edges are given MISREGISTRATION px of slack.
+    """
+    greys = frames.mean(axis=-1)
+    median = np.median(greys, axis=0)
+    deviation = np.abs(greys - median)
+    bands = np.minimum((np.clip(median, 0, 1) * BANDS).astype(int), BANDS - 1)
+    sigma = np.zeros(BANDS, np.float32)
+    for band in range(BANDS):
+        values = deviation[:, bands == band]
+        # the median frame deviates 0 by construction: leave those out of the spread
+        values = values[values > 0]
+        sigma[band] = 1.4826 * float(np.median(values)) if values.size else 0.0
+    # a registration a fraction of a pixel off moves edges by that fraction of their slope
+    gy, gx = np.gradient(median)
+    slack = MISREGISTRATION * np.hypot(gx, gy)
+    return deviation <= OUTLIER_SIGMAS * np.maximum(sigma[bands], MIN_SIGMA) + slack
+
+
+def to_training_grid(scale: int) -> np.ndarray:
+    """Standard px -> training-grid px (pixel centres kept: a grid ``scale`` times coarser)."""
+    return np.linalg.inv(np.array([[scale, 0, 0.5 * scale - 0.5],
+                                   [0, scale, 0.5 * scale - 0.5], [0, 0, 1.0]]))
+
+
+def far_to_near(far: np.ndarray, standard: np.ndarray, name: str,
+                ratio: float | None = None) -> np.ndarray:
+    """Far reference px -> standard px (step 3's start: the crop and the scale): SIFT +
+    MAGSAC, or where too few features match (small or noisy frames, which SIFT finds little
+    in once the far view is a third of the size), the near view searched for in the far
+    frame (:func:`zoom_search`; at ``ratio`` alone when it is known)."""
+    if ratio is None:
+        homography, inliers = feature_homography(detect_features(grey(standard)), grey(far))
+        if inliers >= MIN_MATCHES:
+            return homography
+    found = zoom_search(far, standard, (ratio,) if ratio else SEARCH_RATIOS)
+    if found is None:
+        raise SceneRejected(f"{name}: the near view is nowhere in this far frame")
+    return found
+
+
+def zoom_search(far: np.ndarray, standard: np.ndarray, ratios: tuple[float, ...]
+                ) -> np.ndarray | None:
+    """The standard image shrunk by each candidate ratio and matched in the far frame
+    (normalised cross-correlation of low-passed grey images): the best match's ratio and
+    place, as far px -> standard px; None when no ratio fits inside the far frame or the
+    best match correlates less than MIN_CORRELATION."""
+    target = cv2.GaussianBlur(grey(far), (0, 0), 1.0)
+    near = cv2.GaussianBlur(grey(standard), (0, 0), 1.0)
+    best: tuple[float, float, tuple[int, int]] | None = None
+    for ratio in ratios:
+        size = (round(near.shape[1] / ratio), round(near.shape[0] / ratio))
+        if size[0] >= target.shape[1] or size[1] >= target.shape[0] or min(size) < 16:
+            continue
+        template = cv2.resize(near, size, interpolation=cv2.INTER_AREA)
+        scores = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
+        _, score, _, place = cv2.minMaxLoc(scores)
+        if best is None or score > best[0]:
+            best = (float(score), ratio, (int(place[0]), int(place[1])))
+    if best is None or best[0] < MIN_CORRELATION:
+        return None
+    _, ratio, (x0, y0) = best
+    # the template's pixel (0, 0) is the far pixel (x0, y0); pixel centres kept
+    offset = 0.5 * ratio - 0.5
+    return np.array([[ratio, 0, offset - ratio * x0], [0, ratio, offset - ratio * y0],
+                     [0, 0, 1.0]])
+
+
+def refine(far: np.ndarray, target_lr: np.ndarray, start: np.ndarray, name: str
+           ) -> np.ndarray:
+    """Far px -> training-grid px, refined by robust direct alignment of the resampled
+    reference to the standard image on the training grid (exposure gain and offset fitted
+    alongside, so the captures' brightness difference does not bias it)."""
+    anchor = prepare(grey(target_lr))
+    to_lr = start
+    for _ in range(REFINEMENTS):
+        found = register(anchor, grey(warp(far, to_lr, target_lr.shape[:2])))
+        if not found.trusted:
+            raise SceneRejected(f"{name}: the reference does not align to the near view "
+                                f"({found.reason})")
+        to_lr = found.homography @ to_lr
+        to_lr /= to_lr[2, 2]
+    return to_lr
+
+
+def residual_misalignment(reference: np.ndarray, target: np.ndarray) -> float:
+    """RMS displacement (LR px, over a grid of the frame) of the homography that registers
+    the resampled reference to the fitted standard once more: what the alignment left.
+    Tiles' own shifts were tried and are too noisy to say anything at this level (0.5-1.2 px
+    where the known error was 0.07-0.25). NaN when that registration is not trusted."""
+    found = register(grey(target), grey(reference))
+    if not found.trusted:
+        return float("nan")
+    h, w = reference.shape[:2]
+    ys, xs = np.mgrid[0:h:16, 0:w:16]
+    points = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)]).astype(np.float64)
+    moved = found.homography @ points
+    moved /= moved[2]
+    return float(np.sqrt(np.mean(np.sum((moved[:2] - points[:2]) ** 2, axis=0))))
+
+
+def ghost_mask(reference: np.ndarray, fitted_lr: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """LR bool mask, True where the reference and the fitted standard agree. Both are
+    low-passed (what both captures resolve, not the detail only the near one has), and a
+    block is a ghost when their difference is large beside the block's own contrast: a
+    softer copy of the same scene differs by a fraction of its contrast, a scene that changed
+    (something moved in or out) by as much as the contrast itself, or on a flat block by
+    more than GHOST_FLOOR."""
+    a = _block_grey(cv2.GaussianBlur(grey(reference), (0, 0), GHOST_BLUR))
+    b = _block_grey(cv2.GaussianBlur(grey(fitted_lr), (0, 0), GHOST_BLUR))
+    difference = np.sqrt(((a - b) ** 2).mean(axis=(1, 3)))
+    # the lesser contrast: where something appeared in one capture only, the other is flat
+    contrast = np.minimum(a.std(axis=(1, 3)), b.std(axis=(1, 3)))
+    ghost = (difference > GHOST_SHARE * contrast + GHOST_FLOOR).astype(np.uint8)
+    # a block beside a ghost holds its blurred edge
+    agree = cv2.dilate(ghost, np.ones((3, 3), np.uint8)) == 0
+    h, w = reference.shape[:2]
+    return np.repeat(np.repeat(agree, GHOST_BLOCK, 0), GHOST_BLOCK, 1)[:h, :w] & valid
+
+
+def _block_grey(image: np.ndarray) -> np.ndarray:
+    """(rows, GHOST_BLOCK, cols, GHOST_BLOCK) view of an edge-padded grey image."""
+    h, w = image.shape
+    rows, cols = -(-h // GHOST_BLOCK), -(-w // GHOST_BLOCK)
+    padded = np.pad(image, ((0, rows * GHOST_BLOCK - h), (0, cols * GHOST_BLOCK - w)),
+                    mode="edge")
+    return padded.reshape(rows, GHOST_BLOCK, cols, GHOST_BLOCK)
+
+
+def register_far(far: list[np.ndarray], reference: int
+                 ) -> tuple[list[int], list[np.ndarray], list[int]]:
+    """The far frames that register to the reference (indices, frame px -> reference px)
+    and those that do not (left out: their indices)."""
+    anchor = prepare(grey(far[reference]))
+    kept, homographies, dropped = [], [], []
+    for index, frame in enumerate(far):
+        if index == reference:
+            continue
+        found = register(anchor, grey(frame))
+        if found.trusted:
+            kept.append(index)
+            homographies.append(found.homography)
+        else:
+            dropped.append(index)
+    return kept, homographies, dropped
+
+
+def steadied(far: list[np.ndarray], reference: int, kept: list[int],
+             homographies: list[np.ndarray]) -> np.ndarray:
+    """The reference with the registered far frames averaged in, in its geometry: what it is
+    aligned to the standard image with. One frame's noise puts a homography's scale and
+    rotation tenths of a pixel off at the frame's edges; M frames' mean has sqrt(M) less."""
+    ref = far[reference]
+    total = ref.astype(np.float32).copy()
+    for index, homography in zip(kept, homographies):
+        total += warp(far[index], homography, ref.shape[:2])
+    return total / (1 + len(kept))
+
+
+def build_sample(far: list[np.ndarray], reference: int, standard: np.ndarray, scale: int,
+                 far_names: list[str], start: np.ndarray | None = None,
+                 ratio: float | None = None) -> Sample:
+    """Steps 3-6 for far frames (any size; ``reference`` their sharpest) and a standard
+    image. ``start`` (far px -> standard px) skips the search when known; ``ratio`` (near px
+    per far px), when known, narrows it."""
+    name = far_names[reference]
+    ref = far[reference]
+    lr_size = (standard.shape[0] // scale, standard.shape[1] // scale)
+    standard = standard[:lr_size[0] * scale, :lr_size[1] * scale]
+    target_lr = cv2.resize(standard, (lr_size[1], lr_size[0]), interpolation=cv2.INTER_AREA)
+    down = to_training_grid(scale)
+    kept, homographies, dropped = register_far(far, reference)
+    steady = steadied(far, reference, kept, homographies)
+    initial = start if start is not None else far_to_near(steady, standard, name, ratio)
+    ref_to_lr = refine(steady, target_lr, down @ initial, name)
+    ref_lr = warp(ref, ref_to_lr, lr_size)
+    valid = coverage(ref_to_lr, ref.shape[:2], lr_size)
+    if valid.mean() < 0.5:
+        raise SceneRejected(f"{name}: covers only {valid.mean():.0%} of the near view")
+    gain, offset = photometric_fit(np.where(valid[..., None], target_lr, ref_lr), ref_lr)
+    if not np.all((np.asarray(gain) > MIN_GAIN) & (np.asarray(gain) < 1 / MIN_GAIN)):
+        raise SceneRejected(f"{name}: does not match the near view (brightness gain "
+                            f"{np.round(gain, 2).tolist()}: another scene, or no texture)")
+    fitted = apply_gain_offset(standard, gain, offset)
+    fitted_lr = apply_gain_offset(target_lr, gain, offset)
+    agree = ghost_mask(ref_lr, fitted_lr, valid)
+    mask = np.repeat(np.repeat(agree, scale, 0), scale, 1).astype(np.uint8)
+    masked = 1.0 - float(agree.mean())
+    if masked > MAX_MASKED:
+        raise SceneRejected(f"{name}: differs from the near view over {masked:.0%} of it "
+                            "(another scene, or the scene changed between the captures)")
+    residual = scale * residual_misalignment(ref_lr, fitted_lr)
+    if not np.isfinite(residual):
+        raise SceneRejected(f"{name}: no part of it aligns with the near view")
+    frames = [ref_lr] + [far[index] for index in kept]
+    transforms = [np.eye(3)] + [ref_to_lr @ homography for homography in homographies]
+    far_to_standard = np.linalg.inv(down) @ ref_to_lr
+    return Sample(frames=frames, transforms=transforms,
+                  standard=fitted.astype(np.float32), mask=mask, scale=scale,
+                  far_to_standard=far_to_standard / far_to_standard[2, 2],
+                  initial=initial, reference=reference,
+                  ratio=float(np.sqrt(abs(np.linalg.det(far_to_standard[:2, :2])))),
+                  residual_px=residual, masked_share=masked, gain=np.asarray(gain),
+                  offset=np.asarray(offset), dropped=dropped)
