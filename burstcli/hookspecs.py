@@ -39,6 +39,12 @@ def register_stages(register: Callable[[StageSpec], None]) -> None:
     pipeline: presets are then refused before any file is read instead of failing burst by
     burst. Both are optional; a stage that declares neither is not checked.
 
+    The runner times every stage call and measures its peak resident memory (the sidecar
+    and ``burst enhance --profile`` show them). A stage that works frame by frame also says
+    what each frame took, so that a slow frame shows: ``timer = frame_timer()`` (from
+    :mod:`burstcli.profiling`) in the stage, then ``with timer.time(frame): ...`` around each
+    frame's work, in any thread; outside a run it records nothing.
+
     :param register: takes a :class:`~burstcli.stage.StageSpec` made with the
         :func:`~burstcli.stage.stage` decorator. A name registered twice is an error.
     """
@@ -187,7 +193,9 @@ def burst_stage_finish(burst: Burst, stage: str, seconds: float) -> None:
 def burst_finished(outcome: BurstOutcome) -> None:
     """Called in the main process when a burst is done, skipped or failed.
 
-    :param outcome: its status, output path, message and timing.
+    :param outcome: its status, output path, message and timing, and for a burst done its
+        ``profile`` (:class:`~burstcli.profiling.BurstProfile`: each stage's time, peak
+        memory and frame times), whichever process ran it.
     """
 
 

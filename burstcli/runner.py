@@ -36,6 +36,7 @@ from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BurstError, ConfigE
 from .model import Burst, Frame
 from .plugins import PluginSettings, make_plugin_manager
 from .presets import Preset, load_preset
+from .profiling import BurstProfile, StageMeter, StageProfile, memory_scope, mib
 from .registry import Registry, build_registry, current_registry
 from .stage import StageSpec
 from .workers import process_alive, sigint_ignored
@@ -43,6 +44,7 @@ from .writers import Writer
 
 Status = Literal["done", "skipped", "failed"]
 Stamp = tuple[int, int, int]  # (inode, mtime_ns, size): tells whether this run wrote a file
+StepRecord = tuple[Any, StageProfile]  # a stage's parameters (JSON-ready) and its profile
 
 # The hidden temp names of atomic_path: ``.<stem>.<pid>.tmp<ext>``.
 TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>[0-9]+)\.tmp(?P<suffix>\.[^.]+)?$")
@@ -80,7 +82,8 @@ class RunPlan:
 
 @dataclasses.dataclass(frozen=True)
 class BurstOutcome:
-    """How one burst ended: ``message`` is the one line shown for a failure."""
+    """How one burst ended: ``message`` is the one line shown for a failure; ``profile``,
+    for a burst done, where its time and memory went (``burst enhance --profile``)."""
 
     name: str
     status: Status
@@ -88,6 +91,7 @@ class BurstOutcome:
     message: str = ""
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()
+    profile: BurstProfile | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,8 +260,8 @@ class BurstProcessor:
         start = time.perf_counter()
         try:
             self.check_format(planned.found)
-            burst, timings = self.run_chain(planned.found)
-            self.write(planned, burst, timings, time.perf_counter() - start)
+            burst, steps = self.run_chain(planned.found)
+            profile = self.write(planned, burst, steps, time.perf_counter() - start)
         except BurstError as exc:
             return self._failed(planned, str(exc), start)
         except MemoryError:
@@ -265,7 +269,8 @@ class BurstProcessor:
         except Exception as exc:  # a bug in a stage must not end the batch
             return self._failed(planned, f"{type(exc).__name__}: {exc}", start)
         return BurstOutcome(planned.found.name, "done", planned.output,
-                            seconds=time.perf_counter() - start, warnings=burst.warnings)
+                            seconds=time.perf_counter() - start, warnings=burst.warnings,
+                            profile=profile)
 
     def check_format(self, found: FoundBurst) -> None:
         """Refuse, before any frame is decoded, a burst the output format cannot hold (RAW
@@ -274,39 +279,43 @@ class BurstProcessor:
         if refused:
             raise StageError(refused)
 
-    def run_chain(self, found: FoundBurst) -> tuple[Burst, list[tuple[str, Any, float]]]:
-        """Every stage of the preset on the burst; returns it and (stage, params, seconds)."""
+    def run_chain(self, found: FoundBurst) -> tuple[Burst, list[StepRecord]]:
+        """Every stage of the preset on the burst; returns it and, per stage, its parameters
+        and :class:`~burstcli.profiling.StageProfile` (time, peak memory, frame times)."""
         burst = Burst(name=found.name, source=found.folder,
                       frames=tuple(Frame(path=f.path, exif=f.exif) for f in found.files))
-        timings = []
+        steps = []
         token = current_registry.set(self.registry)  # the models the stages find are ours
         try:
             for step in self.preset.steps:
                 spec = self.registry.stages[step.stage]
-                began = time.perf_counter()
-                burst = self.pm.hook.burst_run_stage(spec=spec, burst=burst, params=step.params)
-                seconds = time.perf_counter() - began
-                self.pm.hook.burst_stage_finish(burst=burst, stage=step.stage, seconds=seconds)
-                timings.append((step.stage, step.params_json(), seconds))
+                with StageMeter(step.stage) as meter:
+                    burst = self.pm.hook.burst_run_stage(spec=spec, burst=burst,
+                                                         params=step.params)
+                self.pm.hook.burst_stage_finish(burst=burst, stage=step.stage,
+                                                seconds=meter.profile.seconds)
+                steps.append((step.params_json(), meter.profile))
         finally:
             current_registry.reset(token)
-        return burst, timings
+        return burst, steps
 
-    def write(self, planned: PlannedBurst, burst: Burst,
-              timings: list[tuple[str, Any, float]], seconds: float) -> None:
+    def write(self, planned: PlannedBurst, burst: Burst, steps: list[StepRecord],
+              seconds: float) -> BurstProfile:
         """Both files are written under temporary names first; then the sidecar is renamed,
         and the image last: its rename is the commit point, so a resumed run redoes any burst
         whose image is missing, and a write that fails (a full disk) leaves the previous
-        files, if any, as they were, with no sidecar describing an image that is not there."""
+        files, if any, as they were, with no sidecar describing an image that is not there.
+        Returns the burst's profile, writing included (measured as a stage is)."""
         image, layout = burst.product()
         problem = output_problem(image, burst)
         if problem:
             raise StageError(f"{problem}; nothing was written")
-        sidecar = make_sidecar(burst, self.preset, planned.output, timings, seconds)
+        sidecar = make_sidecar(burst, self.preset, planned.output, steps, seconds)
+        profile = BurstProfile(tuple(p for _, p in steps), memory_scope())
         try:
             planned.output.parent.mkdir(parents=True, exist_ok=True)
             (planned.output.parent / OUTPUT_MARKER).touch()
-            with atomic_path(planned.output) as image_tmp:
+            with StageMeter("write output") as meter, atomic_path(planned.output) as image_tmp:
                 self.writer.write(image_tmp, image, layout, burst.reference_frame.exif, burst)
                 with atomic_path(planned.sidecar) as sidecar_tmp:
                     sidecar_tmp.write_text(json.dumps(sidecar, indent=2, default=_json_default),
@@ -314,6 +323,7 @@ class BurstProcessor:
         except OSError as exc:
             raise StageError(f"cannot write {printable(planned.output)}: "
                              f"{exc.strerror or exc}; nothing was written") from None
+        return dataclasses.replace(profile, write=meter.profile)
 
     @staticmethod
     def _failed(planned: PlannedBurst, message: str, start: float) -> BurstOutcome:
@@ -386,9 +396,11 @@ def _is_stale_temp(path: Path, suffixes: Collection[str]) -> bool:
     return pid == os.getpid() or not process_alive(pid)
 
 
-def make_sidecar(burst: Burst, preset: Preset, output: Path,
-                 timings: list[tuple[str, Any, float]], seconds: float) -> dict[str, Any]:
-    """How the output was made: preset, stages and parameters, frames and their scores."""
+def make_sidecar(burst: Burst, preset: Preset, output: Path, steps: list[StepRecord],
+                 seconds: float) -> dict[str, Any]:
+    """How the output was made: preset, stages and parameters, frames and their scores,
+    where the time and memory went."""
+    profile = BurstProfile(tuple(p for _, p in steps), memory_scope())
     return {
         "burst": burst.name,
         "output": output.name,
@@ -399,11 +411,21 @@ def make_sidecar(burst: Burst, preset: Preset, output: Path,
         "reference": burst.reference if burst.reference is not None else 0,
         "selected": list(burst.active_indices),
         "frames": [_frame_record(frame) for frame in burst.frames],
-        "stages": [{"name": n, "params": p, "seconds": round(s, 4)} for n, p, s in timings],
+        "stages": [_stage_record(params, stage) for params, stage in steps],
         "notes": dict(burst.notes),
         "warnings": list(burst.warnings),
         "seconds": round(seconds, 4),
+        "peak_rss_mib": mib(profile.peak_rss),
+        "peak_rss_scope": profile.memory_scope,
     }
+
+
+def _stage_record(params: Any, stage: StageProfile) -> dict[str, Any]:
+    record = {"name": stage.name, "params": params, "seconds": round(stage.seconds, 4),
+              "peak_rss_mib": mib(stage.peak_rss)}
+    if stage.frames:
+        record["frame_seconds"] = {label: round(s, 4) for label, s in stage.frames}
+    return record
 
 
 def _frame_record(frame: Frame) -> dict[str, Any]:

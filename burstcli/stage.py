@@ -18,6 +18,10 @@ Presets and ``--set`` fill the parameters; :meth:`StageSpec.make_params` validat
 (type, then range, choices or check), and the preset loader checks the pipeline's order
 against what each stage ``needs`` and ``provides`` (:data:`CAPABILITIES`), all before any
 file is read.
+
+The runner times each stage call and measures its peak memory; a stage that works frame by
+frame reports each frame's time with :func:`burstcli.profiling.frame_timer` (``with
+frame_timer().time(frame): ...``) for the sidecar and ``burst enhance --profile``.
 """
 
 from __future__ import annotations

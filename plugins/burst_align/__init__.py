@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from burstcli import Burst, Frame, hookimpl, param, stage
+from burstcli.profiling import frame_timer
 from burstlib.arrays import grey_proxy
 from burstlib.exposure import PROXY_TO_SENSOR
 from burstlib.registration.register import prepare, register
@@ -54,7 +55,9 @@ def align_global(burst: Burst, params: AlignParams) -> Burst:
     the reasons.
     """
     ref_index = burst.reference if burst.reference is not None else 0
-    reference = prepare(grey_proxy(burst.frames[ref_index]))
+    timer = frame_timer()
+    with timer.time(burst.frames[ref_index]):
+        reference = prepare(grey_proxy(burst.frames[ref_index]))
     frames, quality, models, reasons = list(burst.frames), {}, {}, {}
     for index in burst.active_indices:
         frame = burst.frames[index]
@@ -62,7 +65,8 @@ def align_global(burst: Burst, params: AlignParams) -> Burst:
             frames[index] = frame.replace(transform=np.eye(3))
             quality[index], models[index] = 1.0, "identity"
             continue
-        found = register(reference, grey_proxy(frame))
+        with timer.time(frame):
+            found = register(reference, grey_proxy(frame))
         frames[index] = frame.replace(transform=to_frame_pixels(found.homography, frame))
         quality[index], models[index] = round(found.correlation, 5), found.model
         if not found.trusted:
@@ -120,19 +124,20 @@ def align_local(burst: Burst, params: LocalParams) -> Burst:
     ref_index = burst.reference if burst.reference is not None else 0
     ref_frame = burst.frames[ref_index]
     ref_grey = grey_proxy(ref_frame)
-    frames, stats = list(burst.frames), {}
+    frames, stats, timer = list(burst.frames), {}, frame_timer()
     for index in burst.active_indices:
         if index == ref_index:
             continue
         frame = burst.frames[index]
         transform = frame.transform if frame.transform is not None else np.eye(3)
         homography = _to_proxy_pixels(transform, frame)
-        warped = _warp_proxy(grey_proxy(frame), homography, ref_grey)
-        valid = cv2.warpPerspective(np.ones_like(warped), homography, warped.shape[::-1],
-                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        valid = cv2.erode(valid, np.ones((5, 5), np.uint8))  # the rim of BORDER_REPLICATE too
-        flow = residual_flow(ref_grey, warped, valid, smoothness=params.smoothness,
-                             min_gain=params.min_gain)
+        with timer.time(frame):
+            warped = _warp_proxy(grey_proxy(frame), homography, ref_grey)
+            valid = cv2.warpPerspective(np.ones_like(warped), homography, warped.shape[::-1],
+                                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            valid = cv2.erode(valid, np.ones((5, 5), np.uint8))  # BORDER_REPLICATE's rim too
+            flow = residual_flow(ref_grey, warped, valid, smoothness=params.smoothness,
+                                 min_gain=params.min_gain)
         if frame.layout == "cfa":
             flow = flow * 2.0  # proxy pixels are two sensor pixels wide
         frames[index] = frame.replace(transform=transform, flow=flow)

@@ -16,6 +16,7 @@ import numpy as np
 
 from burstcli import Burst, ExifInfo, Frame, hookimpl, param, stage
 from burstcli.errors import BadFileError
+from burstcli.profiling import frame_timer
 from burstlib.arrays import pixels_of
 
 from .exif import merge, read_exif
@@ -49,10 +50,11 @@ def decode(burst: Burst, params: DecodeParams) -> Burst:
     read is kept; decode only fills what it lacks) and ``notes["decode"]``: the ``skipped``
     files with their reasons, the burst's layout and shape.
     """
-    decoded, skipped = [], []
+    decoded, skipped, timer = [], [], frame_timer()
     for frame in burst.frames:
         try:
-            decoded.append(_decode_frame(frame))
+            with timer.time(frame):
+                decoded.append(_decode_frame(frame))
         except BadFileError as exc:
             if params.on_bad_frame == "fail":
                 raise
