@@ -113,7 +113,7 @@ def bench_upscale_command(scale: str, bursts: int, kinds: tuple[str, ...],
         bench_upscale(_data_folder(data), scale=int(scale), bursts=bursts, kinds=kinds,
                       bands=bands, sizes=_sizes(sizes), seed=seed, overrides=overrides,
                       echo=click.echo)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, BurstError) as error:
         raise click.ClickException(str(error)) from None
 
 

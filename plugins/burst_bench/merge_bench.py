@@ -24,6 +24,7 @@ import numpy as np
 
 from burstcli import Burst
 from burstcli.collect import FoundBurst, InputFile
+from burstcli.errors import ConfigError
 from burstcli.runner import BurstProcessor, JobSpec
 from burstlib.colour import srgb_encode
 
@@ -157,6 +158,24 @@ def measure(rendered: Rendered, processors: dict[str, BurstProcessor]) -> BurstR
                        weight)
 
 
+def preset_processors(presets: Sequence[str], overrides: Sequence[str]
+                      ) -> dict[str, BurstProcessor]:
+    """A processor per preset, each given the ``--set`` overrides of the stages it has (a
+    model for ``zoom.network`` applies to the learned preset, not to its classical peer
+    beside it); an override that no preset here can take is an error."""
+    processors: dict[str, BurstProcessor] = {}
+    used: set[str] = set()
+    for preset in presets:
+        stages = {step.stage for step in BurstProcessor(JobSpec(preset, (), "tiff")).preset.steps}
+        mine = tuple(o for o in overrides if o.split("=", 1)[0].rsplit(".", 1)[0] in stages)
+        used.update(mine)
+        processors[preset] = BurstProcessor(JobSpec(preset, mine, "tiff"))
+    unused = [o for o in overrides if o not in used]
+    if unused:
+        raise ConfigError(f"--set {unused[0]}: none of {', '.join(presets)} has that stage")
+    return processors
+
+
 def bench_merge(data: Path, *, bursts: int, kinds: Sequence[str] = KINDS,
                 bands: Sequence[str] = NOISE_BANDS, sizes: tuple[int, int] = (48, 512),
                 presets: Sequence[str] = PRESETS, seed: int = 12,
@@ -174,7 +193,7 @@ def bench_merge(data: Path, *, bursts: int, kinds: Sequence[str] = KINDS,
     if len(sources) < 2:
         raise FileNotFoundError(f"{data}: needs at least two of b100, set14, urban100_subset, "
                                 "city100_iphonex")
-    processors = {p: BurstProcessor(JobSpec(p, tuple(overrides), "tiff")) for p in presets}
+    processors = preset_processors(presets, overrides)
     rng = np.random.default_rng(seed)
     results = []
     with tempfile.TemporaryDirectory(prefix="burst-bench-merge-") as work:

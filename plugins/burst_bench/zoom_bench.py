@@ -25,11 +25,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from burstcli.runner import BurstProcessor, JobSpec
+from burstcli.runner import BurstProcessor
 from burstlib.colour import srgb_encode
 
 from .degrade import KINDS, NOISE_BANDS, Rendered, draw_recipe, render
-from .merge_bench import found_burst, product_rgb
+from .merge_bench import found_burst, preset_processors, product_rgb
 from .peers import back_projection, decode_linear, ecc_transform, grey
 from .scenes import source_files
 
@@ -113,7 +113,7 @@ def bench_upscale(data: Path, *, scale: int, bursts: int, kinds: Sequence[str] =
         raise FileNotFoundError(f"{data}: needs at least two of b100, set14, urban100_subset, "
                                 "city100_iphonex")
     presets = (f"upscale{scale}x", f"upscale{scale}x-classical")
-    processors = {p: BurstProcessor(JobSpec(p, tuple(overrides), "tiff")) for p in presets}
+    processors = preset_processors(presets, overrides)
     rng = np.random.default_rng(seed)
     results = []
     with tempfile.TemporaryDirectory(prefix="burst-bench-upscale-") as work:

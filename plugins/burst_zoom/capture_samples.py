@@ -52,8 +52,8 @@ def load_captures(folders: list[Path], scale: int, exclude: frozenset[str] = fro
 def capture_example(sample: CaptureSample, patch: int, rng: np.random.Generator,
                     classical_iterations: int = 0, tries: int = 20
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """(input h x w x C, target 3 x H x W: residual over the bicubic base, the base, the
-    mask) for a random ``patch``-sided window of the training grid that the mask mostly
+    """(input h x w x C, target 4 x H x W: residual over the bicubic base, the base, the
+    mask, ones: a real capture) for a random ``patch``-sided window of the training grid that the mask mostly
     keeps (the best of ``tries`` draws)."""
     s = sample.scale
     height, width = sample.frames[0].shape
@@ -74,21 +74,25 @@ def capture_example(sample: CaptureSample, patch: int, rng: np.random.Generator,
                                    classical_iterations=classical_iterations)
     window = np.s_[y * s:(y + patch) * s, x * s:(x + patch) * s]
     truth, mask = sample.standard[window], sample.mask[window]
-    return features, np.stack([truth - base, base, mask])
+    return features, np.stack([truth - base, base, mask, np.ones_like(mask)])
 
 
 def synthetic_target(residual: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """A synthetic example's target in the same 3-plane form (its mask keeps everything)."""
-    return np.stack([residual, base, np.ones_like(base)])
+    """A synthetic example's target in the same form (its mask keeps everything; it is not
+    a real capture)."""
+    return np.stack([residual, base, np.ones_like(base), np.zeros_like(base)])
 
 
 def tolerant_l1(predicted, targets, tolerance: int):  # type: ignore[no-untyped-def]
-    """L1 of the prediction against the target shifted by whichever whole-pixel offset of at
-    most ``tolerance`` px fits each example best, inside its mask (real captures stay a
-    fraction of a pixel to a pixel or two apart after alignment; a plain L1 would teach the
-    network to blur that away). ``targets`` is B x 3 x H x W (:func:`capture_example`)."""
+    """L1 inside the mask; for real captures (``targets``' fourth plane set), against the
+    target shifted by whichever whole-pixel offset of at most ``tolerance`` px fits the
+    example best (captures stay a fraction of a pixel to a pixel apart after alignment: a
+    plain L1 would teach the network to blur that away; a synthetic example is exactly
+    aligned and keeps the plain loss). ``targets`` is B x 4 x H x W (:func:`capture_example`,
+    :func:`synthetic_target`)."""
     import torch
     residual, base, mask = targets[:, 0:1], targets[:, 1:2], targets[:, 2:3]
+    real = targets[:, 3, 0, 0] > 0
     truth = residual + base
     t = tolerance
     inner = np.s_[..., t:truth.shape[-2] - t, t:truth.shape[-1] - t]
@@ -100,4 +104,6 @@ def tolerant_l1(predicted, targets, tolerance: int):  # type: ignore[no-untyped-
             weight = torch.roll(mask, (dy, dx), dims=(-2, -1))[inner]
             error = (weight * (estimate - moved).abs()).sum(dim=(1, 2, 3))
             losses.append(error / weight.sum(dim=(1, 2, 3)).clamp(min=1.0))
-    return torch.stack(losses).min(dim=0).values.mean()
+    stacked = torch.stack(losses)
+    aligned = stacked[len(losses) // 2]  # the (0, 0) offset
+    return torch.where(real, stacked.min(dim=0).values, aligned).mean()

@@ -158,7 +158,8 @@ Example = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
 def example_source(config: TrainConfig) -> Example:
     """What draws one training example (input h x w x C, target planes x H x W): a synthetic
     burst from the clean images, or (``capture_share`` of the time) a window of a real
-    capture; with captures, every target carries its base and mask (three planes)."""
+    capture; with captures, every target carries its base, mask and whether it is real
+    (four planes)."""
     options = config.sample_options()
     images = load_luma_images([Path(d) for d in config.data]) if config.data else []
 
@@ -224,7 +225,7 @@ def warm_start(model, init: Path) -> None:  # type: ignore[no-untyped-def]
 
 def validation_gain(model, batch) -> float:  # type: ignore[no-untyped-def]
     """PSNR gain (dB) of the model over its bicubic base on ``batch`` (full-range Y; of
-    three-plane targets, the residual)."""
+    several-plane targets, the residual)."""
     import torch
     inputs, targets = (torch.from_numpy(a) for a in batch)
     targets = targets[:, :1]

@@ -100,12 +100,14 @@ def test_tolerant_loss_forgives_a_pixel_not_more():
     base = torch.zeros_like(truth)
     mask = torch.ones_like(truth)
     shifted = torch.roll(truth, (1, -1), dims=(-2, -1))
-    targets = torch.cat([truth, base, mask], dim=1)
+    targets = torch.cat([truth, base, mask, mask], dim=1)  # real captures
     assert float(tolerant_l1(shifted, targets, 1)) < 1e-6
     assert float(tolerant_l1(shifted, targets, 0)) > 0.1
     far = torch.roll(truth, (3, 0), dims=(-2, -1))
     assert float(tolerant_l1(far, targets, 1)) > 0.1
-    masked = torch.cat([truth, base, torch.zeros_like(mask)], dim=1)
+    synthetic = torch.cat([truth, base, mask, torch.zeros_like(mask)], dim=1)
+    assert float(tolerant_l1(shifted, synthetic, 1)) > 0.1  # exactly aligned: no slack
+    masked = torch.cat([truth, base, torch.zeros_like(mask), mask], dim=1)
     assert float(tolerant_l1(far, masked, 0)) == 0.0  # what the mask hides costs nothing
 
 
