@@ -168,3 +168,20 @@ def test_a_session_with_a_bad_near_frame_is_reported_and_skipped(tmp_path: Path,
     assert not manifest["samples"]
     assert truth["bad_near"]["file"] in manifest["skipped"]["scene_bad"]
     assert "scene_bad" in result.output
+
+
+def test_perspective_is_kept_where_it_pays_and_dropped_where_noise_made_it():
+    from burst_dataset.align import simplest_fit, warp
+    target = cv2.GaussianBlur(_photo(4, 240), (0, 0), 1.0)
+    tilted = np.array([[1.0, 0.02, 3.0], [0.01, 1.0, -2.0], [4e-4, 3e-4, 1.0]])
+    far = warp(target, np.linalg.inv(tilted), target.shape[:2])  # far px -> target px: tilted
+    kept = simplest_fit(far, target, tilted)
+    assert np.allclose(kept, tilted)
+    flat = tilted.copy()
+    flat[2, :2] = 0.0
+    noisy = flat.copy()
+    noisy[2, :2] = (2e-6, -2e-6)  # perspective terms far below what the image resolves
+    far = warp(target, np.linalg.inv(flat), target.shape[:2])
+    simpler = simplest_fit(far, target, noisy)
+    assert np.allclose(simpler[2], (0.0, 0.0, 1.0))  # affine: the noise's terms are gone
+    assert np.allclose(simpler[:2], flat[:2], atol=0.03)  # and it is the true map
