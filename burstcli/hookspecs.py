@@ -63,7 +63,8 @@ def register_presets(register: Callable[[Path], None]) -> None:
 def register_writers(register: Callable[[Writer], None]) -> None:
     """Register output formats: call ``register(writer)`` per format.
 
-    The core calls ``writer.write(path, image, layout, exif, burst)`` once per burst with a
+    The core calls ``writer.write(path, image, layout, exif, burst)`` (without ``burst`` when
+    the function takes four arguments, the contract before it was passed) once per burst with a
     temporary ``path`` it renames when the call returns (so write the whole file there): the
     product to write, its layout, the reference frame's EXIF, and the finished
     :class:`~burstcli.model.Burst` itself for formats that need more than the pixels (the DNG

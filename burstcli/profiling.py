@@ -29,7 +29,8 @@ Where that file cannot be written (another system, a locked-down container), the
 the process's peak since it started (``getrusage``'s ``ru_maxrss``) and the profile says so
 (``memory_scope == "process"``). Memory is the process's: with ``-j N`` each burst runs alone
 in its worker process, but executors that run several bursts as threads of one process (a
-Dask worker with several threads) mix their figures.
+Dask worker with several threads) mix their figures: while stages overlap, the peak is not
+reset, so each figure is an upper bound for its stage.
 """
 
 from __future__ import annotations
@@ -180,6 +181,10 @@ def _rusage_peak() -> int | None:
 # --- one stage call ------------------------------------------------------------------------
 
 
+_meters_lock = threading.Lock()
+_active_meters = 0  # StageMeters open in this process (threads running bursts side by side)
+
+
 class StageMeter:
     """Measures one stage call: ``with StageMeter(name) as meter: ...``, then
     ``meter.profile``. Inside the block :func:`frame_timer` returns this call's timer."""
@@ -192,18 +197,27 @@ class StageMeter:
         self._token: contextvars.Token[FrameTimer] | None = None
 
     def __enter__(self) -> StageMeter:
-        if memory_scope() == "stage":
-            reset_peak_rss()
+        global _active_meters
+        with _meters_lock:
+            # A reset is process-wide: while another thread's stage is being measured (a Dask
+            # worker running bursts as threads), resetting would cut its peak short, so the
+            # figures are left as upper bounds instead.
+            if _active_meters == 0 and memory_scope() == "stage":
+                reset_peak_rss()
+            _active_meters += 1
         self._token = _current.set(self.timer)
         self._began = time.perf_counter()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
+        global _active_meters
         seconds = time.perf_counter() - self._began
         if self._token is not None:
             _current.reset(self._token)
         self.profile = StageProfile(self.name, seconds, peak_rss(), self.timer.times())
+        with _meters_lock:
+            _active_meters -= 1
 
 
 def mib(size: int | None) -> float | None:

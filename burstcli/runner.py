@@ -40,7 +40,7 @@ from .profiling import BurstProfile, StageMeter, StageProfile, memory_scope, mib
 from .registry import Registry, build_registry, current_registry
 from .stage import StageSpec
 from .workers import process_alive, sigint_ignored
-from .writers import Writer
+from .writers import Writer, call_writer
 
 Status = Literal["done", "skipped", "failed"]
 Stamp = tuple[int, int, int]  # (inode, mtime_ns, size): tells whether this run wrote a file
@@ -316,7 +316,7 @@ class BurstProcessor:
             planned.output.parent.mkdir(parents=True, exist_ok=True)
             (planned.output.parent / OUTPUT_MARKER).touch()
             with StageMeter("write output") as meter, atomic_path(planned.output) as image_tmp:
-                self.writer.write(image_tmp, image, layout, burst.reference_frame.exif, burst)
+                call_writer(self.writer, image_tmp, image, layout, burst.reference_frame.exif, burst)
                 with atomic_path(planned.sidecar) as sidecar_tmp:
                     sidecar_tmp.write_text(json.dumps(sidecar, indent=2, default=_json_default),
                                            encoding="utf-8")

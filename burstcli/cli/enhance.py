@@ -55,7 +55,7 @@ from .context import AppState, complete_presets, complete_settings, fail, get_st
               help="After each burst, a table of where its time and memory went: per stage "
                    "its seconds, share of the burst's time and peak resident memory, and the "
                    "time of each frame for stages that work frame by frame (the sidecar keeps "
-                   "the same figures).")
+                   "the same figures but for writing the output, which comes after it).")
 def enhance(paths: tuple[Path, ...], preset: str, overrides: tuple[str, ...], output: Path | None,
             output_format: str, recursive: bool, grouper: str, gap: float, count: int,
             overwrite: bool, jobs: int, scheduler: str | None, crop: str | None,

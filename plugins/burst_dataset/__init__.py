@@ -27,8 +27,8 @@ def dataset() -> None:
               help="how many times farther the far frames were shot (near px per far px); "
                    "default: measured (feature matches, or where too few match, the near "
                    "view searched for in the far frame at every zoom; then refined by "
-                   "direct alignment). Given, the search uses it and a session measuring "
-                   "more than 10 % off is skipped")
+                   "direct alignment). Given, it checks the feature match and narrows the "
+                   "search, and a session measuring more than 10 % off is skipped")
 def build(sessions: Path, out: Path, scale: int, ratio: float | None) -> None:
     """Build training samples from capture sessions in SESSIONS into OUT.
 

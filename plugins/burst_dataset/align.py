@@ -36,6 +36,8 @@ import cv2
 import numpy as np
 
 from burstlib.realpairs import apply_gain_offset, fit_gain_offset, photometric_fit
+from burstlib.arrays import channel_mean
+from burstlib.registration import lk
 from burstlib.registration.register import (
     detect_features, feature_homography, noise_sigma, prepare, register)
 
@@ -53,6 +55,7 @@ GHOST_FLOOR = 0.03  # ... plus this (in [0, 1] units: noise, flat blocks) is a g
 MAX_MASKED = 0.4  # a reference differing from the near view over more than this is rejected
 MIN_GAIN = 0.33  # a photometric gain outside [MIN_GAIN, 1 / MIN_GAIN] says another scene
 MIN_MATCHES = 12  # SIFT inliers the far -> near homography needs
+RATIO_TOLERANCE = 0.1  # a feature match whose scale is this far (relative) from a known ratio
 SEARCH_RATIOS = tuple(float(r) for r in np.round(np.geomspace(1.2, 4.5, 48), 3))
 MIN_CORRELATION = 0.5  # the zoom search's best match must correlate at least this
 MODEL_SLACK = 0.01  # the affine part replaces a homography that aligns at most 1 % better
@@ -76,7 +79,9 @@ class Sample:
     mask: np.ndarray
     scale: int
     far_to_standard: np.ndarray  # reference (far frame as captured) px -> standard px
-    initial: np.ndarray  # the same from feature matches alone (before the refinement)
+    far_to_near: np.ndarray  # the same to the near view's px (before the standard shrank)
+    standard_scale: float  # standard px per near px (< 1: brought down to the far grid)
+    initial: np.ndarray  # far px -> near px from the start alone (before the refinement)
     reference: int  # which far frame is the reference
     ratio: float  # near px per far px, from the homography
     residual_px: float  # RMS tile misalignment, standard px
@@ -88,7 +93,8 @@ class Sample:
 
 def grey(rgb: np.ndarray) -> np.ndarray:
     """The channel mean, float32 and contiguous (what registration works on)."""
-    return np.ascontiguousarray(rgb.mean(axis=2) if rgb.ndim == 3 else rgb, dtype=np.float32)
+    image = np.ascontiguousarray(rgb, dtype=np.float32)
+    return channel_mean(image) if image.ndim == 3 else image
 
 
 def warp(image: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -125,7 +131,11 @@ def standard_image(near: list[np.ndarray], names: list[str]) -> np.ndarray:
                 raise SceneRejected(f"{name}: differs from the other near frames over "
                                     f"{disagreeing:.0%} of the frame (moved or occluded)")
     weights = inliers[..., None].astype(np.float32)
-    return (frames * weights).sum(axis=0) / np.maximum(weights.sum(axis=0), 1.0)
+    counts = weights.sum(axis=0)
+    mean = (frames * weights).sum(axis=0) / np.maximum(counts, 1.0)
+    # where every frame was refused (two frames that disagree: both are as far from their
+    # median), the median itself
+    return np.where(counts > 0, mean, np.median(frames, axis=0)).astype(np.float32)
 
 
 def disagreeing_share(inliers: np.ndarray) -> float:
@@ -159,7 +169,12 @@ def agreeing(frames: np.ndarray) -> np.ndarray:
     return deviation <= OUTLIER_SIGMAS * np.maximum(sigma[bands], MIN_SIGMA) + slack
 
 
-def to_training_grid(scale: int) -> np.ndarray:
+def _scale_of(homography: np.ndarray) -> float:
+    """The area scale of a homography's linear part, as a length ratio."""
+    return float(np.sqrt(abs(np.linalg.det(homography[:2, :2] / homography[2, 2]))))
+
+
+def to_training_grid(scale: float) -> np.ndarray:
     """Standard px -> training-grid px (pixel centres kept: a grid ``scale`` times coarser)."""
     return np.linalg.inv(np.array([[scale, 0, 0.5 * scale - 0.5],
                                    [0, scale, 0.5 * scale - 0.5], [0, 0, 1.0]]))
@@ -168,13 +183,14 @@ def to_training_grid(scale: int) -> np.ndarray:
 def far_to_near(far: np.ndarray, standard: np.ndarray, name: str,
                 ratio: float | None = None) -> np.ndarray:
     """Far reference px -> standard px (step 3's start: the crop and the scale): SIFT +
-    MAGSAC, or where too few features match (small or noisy frames, which SIFT finds little
-    in once the far view is a third of the size), the near view searched for in the far
-    frame (:func:`zoom_search`; at ``ratio`` alone when it is known)."""
-    if ratio is None:
-        homography, inliers = feature_homography(detect_features(grey(standard)), grey(far))
-        if inliers >= MIN_MATCHES:
-            return homography
+    MAGSAC, or where too few features match or their scale is not ``ratio`` (when known,
+    within RATIO_TOLERANCE), the near view searched for in the far frame (small or noisy
+    frames, which SIFT finds little in once the far view is a third of the size;
+    :func:`zoom_search`, at ``ratio`` alone when it is known)."""
+    homography, inliers = feature_homography(detect_features(grey(standard)), grey(far))
+    scale = float(np.sqrt(abs(np.linalg.det(homography[:2, :2]))))
+    if inliers >= MIN_MATCHES and (not ratio or abs(scale / ratio - 1) <= RATIO_TOLERANCE):
+        return homography
     found = zoom_search(far, standard, (ratio,) if ratio else SEARCH_RATIOS)
     if found is None:
         raise SceneRejected(f"{name}: the near view is nowhere in this far frame")
@@ -227,13 +243,8 @@ def refine(far: np.ndarray, target_lr: np.ndarray, start: np.ndarray, name: str
 
 def affine_part(homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The affine map closest to ``homography`` (far px -> grid px) over a grid of ``size``
-    (h, w): least squares on a 12 x 12 lattice of the grid's points."""
-    ys, xs = np.mgrid[0:size[0] - 1:12j, 0:size[1] - 1:12j]
-    grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
-    far = np.linalg.inv(homography) @ grid
-    far /= far[2]
-    rows, *_ = np.linalg.lstsq(far.T, grid[:2].T, rcond=None)
-    return np.vstack([rows.T, [0.0, 0.0, 1.0]])
+    (h, w) (:func:`burstlib.registration.lk.project`, on the grid -> far direction)."""
+    return np.linalg.inv(lk.project(np.linalg.inv(homography), "affine", size))
 
 
 def simplest_fit(far: np.ndarray, target_lr: np.ndarray, homography: np.ndarray) -> np.ndarray:
@@ -336,19 +347,32 @@ def build_sample(far: list[np.ndarray], reference: int, standard: np.ndarray, sc
     per far px), when known, narrows it."""
     name = far_names[reference]
     ref = far[reference]
+    kept, homographies, dropped = register_far(far, reference)
+    steady = steadied(far, reference, kept, homographies)
+    initial = start if start is not None else far_to_near(steady, standard, name, ratio)
+    # The training grid is the far frames' own (the standard image over their ratio), never
+    # finer: a far frame resampled up to a finer grid would be blurrier than what the network
+    # gets at inference. The standard image comes down to ``scale`` times that grid.
+    shrink = min(1.0, scale / _scale_of(initial))
+    shrink = 1.0 if shrink > 1 / 1.05 else shrink  # within 5 %: not worth a resampling
+    # (a pair's far capture is on the training grid already: its start says so)
+    if shrink < 1.0:
+        standard = cv2.resize(standard, (round(standard.shape[1] * shrink),
+                                         round(standard.shape[0] * shrink)),
+                              interpolation=cv2.INTER_AREA)
+    to_standard = to_training_grid(1 / shrink)  # near px -> (shrunk) standard px
     lr_size = (standard.shape[0] // scale, standard.shape[1] // scale)
     standard = standard[:lr_size[0] * scale, :lr_size[1] * scale]
     target_lr = cv2.resize(standard, (lr_size[1], lr_size[0]), interpolation=cv2.INTER_AREA)
     down = to_training_grid(scale)
-    kept, homographies, dropped = register_far(far, reference)
-    steady = steadied(far, reference, kept, homographies)
-    initial = start if start is not None else far_to_near(steady, standard, name, ratio)
-    ref_to_lr = simplest_fit(steady, target_lr, refine(steady, target_lr, down @ initial, name))
+    ref_to_lr = simplest_fit(steady, target_lr,
+                             refine(steady, target_lr, down @ to_standard @ initial, name))
     ref_lr = warp(ref, ref_to_lr, lr_size)
     valid = coverage(ref_to_lr, ref.shape[:2], lr_size)
     if valid.mean() < 0.5:
         raise SceneRejected(f"{name}: covers only {valid.mean():.0%} of the near view")
-    gain, offset = photometric_fit(np.where(valid[..., None], target_lr, ref_lr), ref_lr)
+    inside = cv2.erode(valid.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # off the rim
+    gain, offset = photometric_fit(target_lr, ref_lr, mask=inside if inside.any() else valid)
     if not np.all((np.asarray(gain) > MIN_GAIN) & (np.asarray(gain) < 1 / MIN_GAIN)):
         raise SceneRejected(f"{name}: does not match the near view (brightness gain "
                             f"{np.round(gain, 2).tolist()}: another scene, or no texture)")
@@ -366,10 +390,11 @@ def build_sample(far: list[np.ndarray], reference: int, standard: np.ndarray, sc
     frames = [ref_lr] + [far[index] for index in kept]
     transforms = [np.eye(3)] + [ref_to_lr @ homography for homography in homographies]
     far_to_standard = np.linalg.inv(down) @ ref_to_lr
+    to_near = np.linalg.inv(to_standard) @ far_to_standard
     return Sample(frames=frames, transforms=transforms,
                   standard=fitted.astype(np.float32), mask=mask, scale=scale,
                   far_to_standard=far_to_standard / far_to_standard[2, 2],
-                  initial=initial, reference=reference,
-                  ratio=float(np.sqrt(abs(np.linalg.det(far_to_standard[:2, :2])))),
+                  far_to_near=to_near / to_near[2, 2], standard_scale=shrink,
+                  initial=initial, reference=reference, ratio=_scale_of(to_near),
                   residual_px=residual, masked_share=masked, gain=np.asarray(gain),
                   offset=np.asarray(offset), dropped=dropped)

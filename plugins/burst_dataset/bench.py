@@ -70,7 +70,7 @@ def run_session(work: Path, options: SessionOptions, scale: int) -> Outcome:
     seconds = time.perf_counter() - start
     to_near = np.asarray(truth["far"][sample.reference]["to_near"])
     size = tuple(truth["size"])
-    return Outcome(group, transfer_error(sample.far_to_standard, to_near, size),
+    return Outcome(group, transfer_error(sample.far_to_near, to_near, size),
                    transfer_error(sample.initial, to_near, size), seconds=seconds)
 
 

@@ -14,10 +14,10 @@ from burstlib.captures import (
     CaptureSample, read_manifest, write_manifest, write_sample)
 from burstlib.realpairs import measure_ratio, native_pair
 
-from .align import Sample, SceneRejected, build_sample, standard_image, to_training_grid
+from .align import (
+    RATIO_TOLERANCE, Sample, SceneRejected, build_sample, standard_image, to_training_grid)
 from .scenes import Scene, developed_frames
 
-RATIO_TOLERANCE = 0.1  # a measured ratio this far (relative) from the one given rejects
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,23 +35,14 @@ def build_scene(scene: Scene, options: BuildOptions) -> Sample:
     near = developed_frames(scene.near, f"{scene.name}/near")
     standard = standard_image(near.images, [str(path) for path in scene.near])
     far = developed_frames(scene.far, f"{scene.name}/far")
-    expected = options.ratio or focal_ratio(far.focal_length, near.focal_length)
+    # The ratio is given or measured, not read from EXIF: focal lengths in mm ignore the
+    # sensors' pixel pitch (a phone's tele and wide cameras differ in both).
     sample = build_sample(far.images, int(np.argmax(far.sharpness)), standard, options.scale,
-                          [str(path) for path in scene.far], ratio=expected)
-    if expected and abs(sample.ratio / expected - 1) > RATIO_TOLERANCE:
-        source = "as given" if options.ratio else "as their focal lengths say"
+                          [str(path) for path in scene.far], ratio=options.ratio)
+    if options.ratio and abs(sample.ratio / options.ratio - 1) > RATIO_TOLERANCE:
         raise SceneRejected(f"{scene.name}: the far frames are {sample.ratio:.2f}x coarser "
-                            f"than the near ones, not {expected:.3g}x {source}")
+                            f"than the near ones, not {options.ratio:g}x as given")
     return sample
-
-
-def focal_ratio(far: float | None, near: float | None) -> float | None:
-    """Near px per far px from the focal lengths (a zoom lens: the near view shot longer),
-    when both are known and differ; None otherwise (the same lens moved closer: the
-    registration measures it)."""
-    if not far or not near or abs(near / far - 1) < 0.05:
-        return None
-    return near / far
 
 
 def _paired_sample(scene: Scene, options: BuildOptions) -> Sample:
@@ -76,6 +67,8 @@ def manifest_entry(scene: Scene, sample: Sample, file: str) -> dict[str, Any]:
             "near": [str(p) for p in scene.near], "frames": len(sample.frames),
             "dropped_far": [str(scene.far[i]) for i in sample.dropped],
             "far_to_standard": np.round(sample.far_to_standard, 8).tolist(),
+            "far_to_near": np.round(sample.far_to_near, 8).tolist(),
+            "standard_scale": round(sample.standard_scale, 6),
             "ratio": round(sample.ratio, 4), "residual_px": round(sample.residual_px, 4),
             "masked_share": round(sample.masked_share, 4),
             "gain": np.round(sample.gain, 5).tolist(),

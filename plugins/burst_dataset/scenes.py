@@ -66,12 +66,10 @@ def find_pairs(root: Path) -> list[Scene]:
 
 @dataclasses.dataclass(frozen=True)
 class Developed:
-    """A scene side's frames as sRGB-encoded RGB in [0, 1], their Laplacian sharpness, and
-    the focal length (mm) they were shot at when their EXIF says."""
+    """A scene side's frames as sRGB-encoded RGB in [0, 1] and their Laplacian sharpness."""
 
     images: list[np.ndarray]
     sharpness: list[float]
-    focal_length: float | None
 
 
 def developed_frames(files: tuple[Path, ...], name: str) -> Developed:
@@ -86,10 +84,8 @@ def developed_frames(files: tuple[Path, ...], name: str) -> Developed:
                             f"({'; '.join(burst.warnings)})")
     burst = run_stage("score.laplacian", burst)
     burst = run_stage("develop.frames", burst, output="srgb")
-    focal = {frame.exif.focal_length for frame in burst.frames}
     return Developed([as_rgb(pixels_of(frame)) for frame in burst.frames],
-                     [float(frame.scores["laplacian"]) for frame in burst.frames],
-                     focal.pop() if len(focal) == 1 else None)
+                     [float(frame.scores["laplacian"]) for frame in burst.frames])
 
 
 def as_rgb(pixels: np.ndarray) -> np.ndarray:

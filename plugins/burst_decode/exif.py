@@ -88,9 +88,9 @@ def exif_from_tags(tags: dict[str, Any]) -> ExifInfo:
 def noise_profile(path: Path, tags: dict[str, Any]) -> tuple[tuple[float, float], ...] | None:
     """DNG NoiseProfile (tag 51041): (S, O) pairs, one per plane or one for all.
 
-    exifread reports the tag as "Image Tag 0xC761" when it is in IFD0; when a DNG's tag is
-    missing there, tifffile reads it from IFD0's SubIFDs, where the DNG specification puts it,
-    with the RAW image (phones' DNGs, burst's own ``-f dng``).
+    exifread reports the tag as "Image Tag 0xC761" when it is in IFD0, where Adobe's DNG SDK
+    reads it (and burst's ``-f dng`` writes it); when it is missing there, tifffile reads it
+    from IFD0's SubIFDs, beside the RAW image, where some phones' DNGs put it.
     """
     tag = tags.get("Image Tag 0xC761") or tags.get("Image NoiseProfile")
     values = _flat_floats(tag.values) if tag is not None else None

@@ -114,10 +114,12 @@ def write_dng(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo,
     stored, black, white = _quantised(result)
     reference = burst.reference_frame.path
     found = dng_tags(reference)
-    raw_tags = [*_layout_tags(result, black, white),
-                *_noise_tag(result.raw, variance_factor(burst.notes))]
+    raw_tags = _layout_tags(result, black, white)
+    # NoiseProfile goes in IFD0, beside BaselineExposure: Adobe's DNG SDK reads both only
+    # there (dng_shared::Parse_ifd0), whatever the raw image's IFD holds.
     tags = [*_identity_tags(found, exif), *colour_tags(reference, found, result.raw),
-            (dng.BASELINE_EXPOSURE, "2i", 1, _srational(_baseline_exposure(found)), True)]
+            (dng.BASELINE_EXPOSURE, "2i", 1, _srational(_baseline_exposure(found)), True),
+            *_noise_tag(result.raw, variance_factor(burst.notes))]
     when = exif.capture_time.strftime("%Y:%m:%d %H:%M:%S") if exif.capture_time else None
     dng.write_dng_with_preview(
         path, stored, dng.CFA if result.layout == "cfa" else dng.LINEAR_RAW, tags=tags,

@@ -26,7 +26,7 @@ A config file (YAML; paths relative to it)::
     # and how many HR px of residual misalignment the loss forgives (:mod:`.capture_samples`).
     captures: [../../built/city100_x2]
     capture_share: 0.5
-    capture_exclude: ["036", "037"]
+    capture_exclude: [city100-held-out]   # or scene names
     shift_tolerance: 1
 """
 
@@ -170,9 +170,10 @@ def example_source(config: TrainConfig) -> Example:
 
     if not config.captures:
         return synthetic
-    from .capture_samples import capture_example, load_captures, synthetic_target
+    from .capture_samples import (
+        capture_example, excluded_scenes, load_captures, synthetic_target)
     captures = load_captures([Path(d) for d in config.captures], config.scale,
-                             frozenset(config.capture_exclude))
+                             excluded_scenes(config.capture_exclude))
 
     def mixed(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if not images or rng.random() < config.capture_share:

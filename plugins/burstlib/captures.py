@@ -25,7 +25,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -54,7 +54,9 @@ def write_sample(path: Path, sample: CaptureSample) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     try:
-        np.savez_compressed(temp, **arrays)
+        with open(temp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+            _synced(handle)
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
@@ -85,8 +87,19 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Write the manifest atomically (it is the record of what was built: resumable)."""
     path = Path(folder) / MANIFEST
     temp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(temp, path)
+    try:
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(manifest, indent=1) + "\n")
+            _synced(handle)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _synced(handle: IO[Any]) -> None:
+    """On disk before the rename that publishes it (a power cut then leaves old or new)."""
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def sample_files(folder: Path, exclude: frozenset[str] = frozenset()) -> list[Path]:

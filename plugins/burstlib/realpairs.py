@@ -25,6 +25,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from burstlib import colour
+
 #: City100 scenes kept for judging (never trained on): the last 15 of the 50 we have.
 HELD_OUT: tuple[str, ...] = tuple(f"{index:03d}" for index in range(36, 51))
 #: City100 scenes the trainer may use.
@@ -46,11 +48,11 @@ RATIO_WINDOW = 0.4
 
 
 def luma(image: np.ndarray) -> np.ndarray:
-    """Full-range BT.601 Y (float32) of an RGB image; a grey image is returned as float32."""
+    """Full-range BT.601 Y (float32) of an RGB image (:func:`burstlib.colour.luma`); a grey
+    image is returned as float32."""
     if image.ndim == 2:
         return image.astype(np.float32)
-    weights = np.array([0.299, 0.587, 0.114], np.float32)
-    return np.asarray(image[..., :3].astype(np.float32) @ weights, np.float32)
+    return colour.luma(image[..., :3].astype(np.float32))
 
 
 def fit_gain_offset(source: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None,
@@ -121,15 +123,19 @@ def apply_gain_offset(image: np.ndarray, gain: np.ndarray | float,
 
 
 def photometric_fit(source: np.ndarray, target: np.ndarray, sigma: float = 2.0,
-                    border: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                    border: int = 0, mask: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`fit_gain_offset` of ``source`` to ``target`` on low frequencies only.
 
     Both are blurred (Gaussian, ``sigma`` px) first, so that detail one of them has and the
     other lacks (a sharper capture against a blurrier one, a zoom against its truth) does
     not bias the gain; ``border`` px on each side are left out. Apply the result to the
-    unblurred image with :func:`apply_gain_offset`."""
+    unblurred image with :func:`apply_gain_offset`. ``mask`` (bool, optional) keeps only the
+    pixels where both images hold the scene."""
     keep = np.zeros(source.shape[:2], bool)
     keep[border:source.shape[0] - border, border:source.shape[1] - border] = True
+    if mask is not None:
+        keep &= mask
     return fit_gain_offset(_blurred(source, sigma), _blurred(target, sigma), keep)
 
 
@@ -279,7 +285,7 @@ def city100_names(folder: Path, split: Split = "all") -> list[str]:
     names = sorted(path.name[:-len("H.png")] for path in Path(folder).glob("*H.png")
                    if (path.parent / f"{path.name[:-len('H.png')]}L.png").is_file())
     if split == "train":
-        return [name for name in names if name not in HELD_OUT]
+        return [name for name in names if name in TRAIN]
     if split == "held_out":
         return [name for name in names if name in HELD_OUT]
     return names
@@ -294,7 +300,7 @@ def city100_pairs(folder: Path, split: Split = "all"
                   ) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, low, high) for every scene of ``split`` in ``folder`` (a City100 subset:
     ``NNNL.png`` far capture registered onto ``NNNH.png``, the near capture): RGB float32 in
-    [0, 1]. ``held_out`` is :data:`HELD_OUT`, ``train`` the others. Each pair takes about
+    [0, 1]. ``held_out`` is :data:`HELD_OUT`, ``train`` :data:`TRAIN`. Each pair takes about
     12 MB: for many scenes, :func:`city100_names` and :func:`load_city100_pair` stream."""
     return [(name, *load_city100_pair(folder, name)) for name in city100_names(folder, split)]
 

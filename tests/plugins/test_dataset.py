@@ -145,7 +145,7 @@ def test_a_raw_session_recovers_its_known_transforms(tmp_path: Path, burst_cli):
     reference = truth["reference"]
     assert entry["reference"].endswith(truth["far"][reference]["file"])
     assert entry["frames"] == 8 and not entry["dropped_far"]
-    error = transfer_error(np.array(entry["far_to_standard"]),
+    error = transfer_error(np.array(entry["far_to_near"]),
                            np.array(truth["far"][reference]["to_near"]), tuple(truth["size"]))
     assert error < 0.3, error
     sample = read_sample(out / entry["file"])
@@ -185,3 +185,13 @@ def test_perspective_is_kept_where_it_pays_and_dropped_where_noise_made_it():
     simpler = simplest_fit(far, target, noisy)
     assert np.allclose(simpler[2], (0.0, 0.0, 1.0))  # affine: the noise's terms are gone
     assert np.allclose(simpler[:2], flat[:2], atol=0.03)  # and it is the true map
+
+
+def test_two_near_frames_that_disagree_leave_no_hole():
+    from burst_dataset.align import standard_image
+    first = _photo(6, 160)
+    second = first.copy()
+    second[40:80, 40:80] = (0.9, 0.1, 0.1)  # something moved between the two
+    standard = standard_image([first, second], ["near/a.png", "near/b.png"])
+    assert standard.min() > 0.0 or first.min() == 0.0
+    assert np.all(standard[40:80, 40:80].mean(axis=(0, 1)) > 0.05)  # not a black block
