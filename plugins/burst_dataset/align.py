@@ -37,7 +37,6 @@ import numpy as np
 
 from burstlib.realpairs import apply_gain_offset, fit_gain_offset, photometric_fit
 from burstlib.arrays import channel_mean
-from burstlib.registration import lk
 from burstlib.registration.register import (
     detect_features, feature_homography, noise_sigma, prepare, register)
 
@@ -84,7 +83,7 @@ class Sample:
     initial: np.ndarray  # far px -> near px from the start alone (before the refinement)
     reference: int  # which far frame is the reference
     ratio: float  # near px per far px, from the homography
-    residual_px: float  # RMS tile misalignment, standard px
+    residual_px: float  # what one more registration moves, near px
     masked_share: float
     gain: np.ndarray
     offset: np.ndarray
@@ -242,9 +241,16 @@ def refine(far: np.ndarray, target_lr: np.ndarray, start: np.ndarray, name: str
 
 
 def affine_part(homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The affine map closest to ``homography`` (far px -> grid px) over a grid of ``size``
-    (h, w) (:func:`burstlib.registration.lk.project`, on the grid -> far direction)."""
-    return np.linalg.inv(lk.project(np.linalg.inv(homography), "affine", size))
+    """The affine map closest to ``homography`` (far px -> grid px) where it lands on a grid
+    of ``size`` (h, w): least squares on a 12 x 12 lattice of the grid's points, in grid px.
+    (:func:`burstlib.registration.lk.project` fits the other direction, in far px; with the
+    strong perspective terms noise gives small frames, that fit was 0.4 px worse here.)"""
+    ys, xs = np.mgrid[0:size[0] - 1:12j, 0:size[1] - 1:12j]
+    grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    far = np.linalg.inv(homography) @ grid
+    far /= far[2]
+    rows, *_ = np.linalg.lstsq(far.T, grid[:2].T, rcond=None)
+    return np.vstack([rows.T, [0.0, 0.0, 1.0]])
 
 
 def simplest_fit(far: np.ndarray, target_lr: np.ndarray, homography: np.ndarray) -> np.ndarray:
@@ -339,6 +345,25 @@ def steadied(far: list[np.ndarray], reference: int, kept: list[int],
     return total / (1 + len(kept))
 
 
+def training_grid(standard: np.ndarray, scale: int
+                  ) -> tuple[tuple[int, int], np.ndarray, np.ndarray]:
+    """(grid size, the standard image cut to ``scale`` times it, the standard on the grid)."""
+    lr_size = (standard.shape[0] // scale, standard.shape[1] // scale)
+    standard = standard[:lr_size[0] * scale, :lr_size[1] * scale]
+    return lr_size, standard, cv2.resize(standard, (lr_size[1], lr_size[0]),
+                                         interpolation=cv2.INTER_AREA)
+
+
+def align_to_near(steady: np.ndarray, standard: np.ndarray, scale: int, initial: np.ndarray,
+                  name: str) -> np.ndarray:
+    """Far px -> standard px: ``initial`` refined by direct alignment on the grid ``scale``
+    times coarser than the standard image, kept affine where perspective does not pay."""
+    _, _, target_lr = training_grid(standard, scale)
+    down = to_training_grid(scale)
+    to_lr = simplest_fit(steady, target_lr, refine(steady, target_lr, down @ initial, name))
+    return np.linalg.inv(down) @ to_lr
+
+
 def build_sample(far: list[np.ndarray], reference: int, standard: np.ndarray, scale: int,
                  far_names: list[str], start: np.ndarray | None = None,
                  ratio: float | None = None) -> Sample:
@@ -350,23 +375,21 @@ def build_sample(far: list[np.ndarray], reference: int, standard: np.ndarray, sc
     kept, homographies, dropped = register_far(far, reference)
     steady = steadied(far, reference, kept, homographies)
     initial = start if start is not None else far_to_near(steady, standard, name, ratio)
+    to_near = align_to_near(steady, standard, scale, initial, name)
     # The training grid is the far frames' own (the standard image over their ratio), never
     # finer: a far frame resampled up to a finer grid would be blurrier than what the network
-    # gets at inference. The standard image comes down to ``scale`` times that grid.
-    shrink = min(1.0, scale / _scale_of(initial))
+    # gets at inference. The standard image comes down to ``scale`` times that grid. (The
+    # alignment above ran on the finer grid: more of the near view's detail to align to.)
+    shrink = min(1.0, scale / _scale_of(to_near))
     shrink = 1.0 if shrink > 1 / 1.05 else shrink  # within 5 %: not worth a resampling
-    # (a pair's far capture is on the training grid already: its start says so)
     if shrink < 1.0:
         standard = cv2.resize(standard, (round(standard.shape[1] * shrink),
                                          round(standard.shape[0] * shrink)),
                               interpolation=cv2.INTER_AREA)
     to_standard = to_training_grid(1 / shrink)  # near px -> (shrunk) standard px
-    lr_size = (standard.shape[0] // scale, standard.shape[1] // scale)
-    standard = standard[:lr_size[0] * scale, :lr_size[1] * scale]
-    target_lr = cv2.resize(standard, (lr_size[1], lr_size[0]), interpolation=cv2.INTER_AREA)
+    lr_size, standard, target_lr = training_grid(standard, scale)
     down = to_training_grid(scale)
-    ref_to_lr = simplest_fit(steady, target_lr,
-                             refine(steady, target_lr, down @ to_standard @ initial, name))
+    ref_to_lr = down @ to_standard @ to_near
     ref_lr = warp(ref, ref_to_lr, lr_size)
     valid = coverage(ref_to_lr, ref.shape[:2], lr_size)
     if valid.mean() < 0.5:
@@ -384,13 +407,12 @@ def build_sample(far: list[np.ndarray], reference: int, standard: np.ndarray, sc
     if masked > MAX_MASKED:
         raise SceneRejected(f"{name}: differs from the near view over {masked:.0%} of it "
                             "(another scene, or the scene changed between the captures)")
-    residual = scale * residual_misalignment(ref_lr, fitted_lr)
+    residual = scale / shrink * residual_misalignment(ref_lr, fitted_lr)  # near px
     if not np.isfinite(residual):
         raise SceneRejected(f"{name}: no part of it aligns with the near view")
     frames = [ref_lr] + [far[index] for index in kept]
     transforms = [np.eye(3)] + [ref_to_lr @ homography for homography in homographies]
-    far_to_standard = np.linalg.inv(down) @ ref_to_lr
-    to_near = np.linalg.inv(to_standard) @ far_to_standard
+    far_to_standard = to_standard @ to_near
     return Sample(frames=frames, transforms=transforms,
                   standard=fitted.astype(np.float32), mask=mask, scale=scale,
                   far_to_standard=far_to_standard / far_to_standard[2, 2],
