@@ -195,3 +195,20 @@ def test_two_near_frames_that_disagree_leave_no_hole():
     standard = standard_image([first, second], ["near/a.png", "near/b.png"])
     assert standard.min() > 0.0 or first.min() == 0.0
     assert np.all(standard[40:80, 40:80].mean(axis=(0, 1)) > 0.05)  # not a black block
+
+
+def test_a_session_ghost_is_masked(tmp_path: Path):
+    """Something in the near view only (a block pasted into the standard image) is masked
+    where it lies, and nowhere much else."""
+    from burst_dataset.align import build_sample, standard_image
+    from burst_dataset.scenes import find_scenes, developed_frames
+    _session(tmp_path, seed=3, name="scene_g")
+    (scene,) = find_scenes(tmp_path)
+    near = developed_frames(scene.near, "near")
+    standard = standard_image(near.images, [str(p) for p in scene.near])
+    standard[80:140, 100:180] = (0.1, 0.8, 0.2)
+    far = developed_frames(scene.far, "far")
+    sample = build_sample(far.images, int(np.argmax(far.sharpness)), standard, 2,
+                          [str(p) for p in scene.far])
+    assert sample.mask[84:136, 104:176].mean() == 0.0
+    assert sample.masked_share < 0.2
