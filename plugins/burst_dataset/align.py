@@ -2,11 +2,11 @@
 
 A session is M far frames (hand-held) and K near frames (tripod) of one scene:
 
-1. **Standard image**: the near frames registered to the first (robust homographies,
-   :func:`burstlib.registration.register`), resampled onto its grid and averaged robustly
-   (each pixel's values beyond ``OUTLIER_SIGMAS`` noise deviations of the median left out).
-   A near frame that does not register, or that disagrees with the others over more than
-   ``BAD_SHARE`` of the frame (the tripod bumped, someone in front), rejects the scene.
+1. **Standard image** (:mod:`.standard`): the near frames registered to the first (robust
+   homographies, :func:`burstlib.registration.register`), resampled onto its grid and
+   averaged robustly. A near frame that does not register, or that disagrees with the others
+   in patches over more than 2 % of the frame (the tripod bumped, someone in front), rejects
+   the scene.
 2. **Reference**: the far frame with the largest Laplacian energy (000 [0055]; the caller
    scores them with ``score.laplacian``).
 3. **Reference to standard**: SIFT + MAGSAC gives the far -> near homography (the far frame is
@@ -38,15 +38,8 @@ import numpy as np
 from burstlib.realpairs import apply_gain_offset, fit_gain_offset, photometric_fit
 from burstlib.arrays import channel_mean
 from burstlib.registration.register import (
-    detect_features, feature_homography, noise_sigma, prepare, register)
+    detect_features, feature_homography, prepare, register)
 
-OUTLIER_SIGMAS = 3.0  # a near frame's pixel this far from the median is left out of the mean
-# the least noise deviation assumed: resampling an aliased, demosaicked frame changes it by
-# about this much even where the sensor adds no noise
-MIN_SIGMA = 0.005
-MISREGISTRATION = 0.25  # px of registration error the near frames' agreement test forgives
-BANDS = 8  # brightness bands in which the near frames' noise is measured
-BAD_SHARE = 0.02  # a near frame differing in patches over more of the frame than this rejects the scene
 GHOST_BLOCK = 8  # LR px: the side of the blocks the ghost test marks
 GHOST_BLUR = 2.0  # LR px: the ghost test compares the captures this much low-passed
 GHOST_SHARE = 0.5  # ... and a block differing by more than this share of its contrast ...
@@ -109,63 +102,6 @@ def coverage(homography: np.ndarray, source: tuple[int, int], size: tuple[int, i
     covered = cv2.warpPerspective(ones, homography, (size[1], size[0]), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return covered > 0.999
-
-
-def standard_image(near: list[np.ndarray], names: list[str]) -> np.ndarray:
-    """The near frames registered to the first and averaged robustly (step 1)."""
-    anchor = prepare(grey(near[0]))
-    size = near[0].shape[:2]
-    stack = [near[0]]
-    for frame, name in zip(near[1:], names[1:]):
-        found = register(anchor, grey(frame))
-        if not found.trusted:
-            raise SceneRejected(f"{name}: does not register to {names[0]} ({found.reason})")
-        stack.append(warp(frame, found.homography, size))
-    frames = np.stack(stack).astype(np.float32)
-    inliers = agreeing(frames)
-    if len(near) > 2:
-        for index, name in enumerate(names):
-            disagreeing = disagreeing_share(inliers[index])
-            if disagreeing > BAD_SHARE:
-                raise SceneRejected(f"{name}: differs from the other near frames over "
-                                    f"{disagreeing:.0%} of the frame (moved or occluded)")
-    weights = inliers[..., None].astype(np.float32)
-    counts = weights.sum(axis=0)
-    mean = (frames * weights).sum(axis=0) / np.maximum(counts, 1.0)
-    # where every frame was refused (two frames that disagree: both are as far from their
-    # median), the median itself
-    return np.where(counts > 0, mean, np.median(frames, axis=0)).astype(np.float32)
-
-
-def disagreeing_share(inliers: np.ndarray) -> float:
-    """The share of a frame where it disagrees in patches (an opening with a 5 px square
-    removes scattered pixels: noise's tails, an edge resampled a little differently; what
-    moved or covers the view stays)."""
-    outliers = (~inliers).astype(np.uint8)
-    return float(cv2.morphologyEx(outliers, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).mean())
-
-
-def agreeing(frames: np.ndarray) -> np.ndarray:
-    """K x H x W bool: where each registered frame's grey value lies within OUTLIER_SIGMAS
-    noise deviations of the frames' median. The deviation is measured per brightness band
-    (robustly, from the frames themselves): noise grows with the signal, and more so once
-    gamma-encoded, so one figure for the whole frame would flag the bright or the dark parts.
-    Edges are given MISREGISTRATION px of slack.
-    """
-    greys = frames.mean(axis=-1)
-    median = np.median(greys, axis=0)
-    deviation = np.abs(greys - median)
-    bands = np.minimum((np.clip(median, 0, 1) * BANDS).astype(int), BANDS - 1)
-    sigma = np.zeros(BANDS, np.float32)
-    for band in range(BANDS):
-        values = deviation[:, bands == band]
-        # the median frame deviates 0 by construction: leave those out of the spread
-        values = values[values > 0]
-        sigma[band] = 1.4826 * float(np.median(values)) if values.size else 0.0
-    # a registration a fraction of a pixel off moves edges by that fraction of their slope
-    gy, gx = np.gradient(median)
-    slack = MISREGISTRATION * np.hypot(gx, gy)
-    return deviation <= OUTLIER_SIGMAS * np.maximum(sigma[bands], MIN_SIGMA) + slack
 
 
 def _scale_of(homography: np.ndarray) -> float:

@@ -15,7 +15,8 @@ from burstlib.captures import (
 from burstlib.realpairs import measure_ratio, native_pair
 
 from .align import (
-    RATIO_TOLERANCE, Sample, SceneRejected, build_sample, standard_image, to_training_grid)
+    RATIO_TOLERANCE, Sample, SceneRejected, build_sample, to_training_grid)
+from .standard import standard_image
 from .scenes import Scene, developed_frames
 
 

@@ -188,7 +188,7 @@ def test_perspective_is_kept_where_it_pays_and_dropped_where_noise_made_it():
 
 
 def test_two_near_frames_that_disagree_leave_no_hole():
-    from burst_dataset.align import standard_image
+    from burst_dataset.standard import standard_image
     first = _photo(6, 160)
     second = first.copy()
     second[40:80, 40:80] = (0.9, 0.1, 0.1)  # something moved between the two
@@ -200,7 +200,8 @@ def test_two_near_frames_that_disagree_leave_no_hole():
 def test_a_session_ghost_is_masked(tmp_path: Path):
     """Something in the near view only (a block pasted into the standard image) is masked
     where it lies, and nowhere much else."""
-    from burst_dataset.align import build_sample, standard_image
+    from burst_dataset.align import build_sample
+    from burst_dataset.standard import standard_image
     from burst_dataset.scenes import find_scenes, developed_frames
     _session(tmp_path, seed=3, name="scene_g")
     (scene,) = find_scenes(tmp_path)
