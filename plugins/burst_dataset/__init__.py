@@ -79,9 +79,9 @@ def build(sessions: Path, out: Path, scale: int, ratio: float | None) -> None:
 def bench_dataset(per_group: int, scale: int, seed: int, source: Path | None) -> None:
     """The builder's alignment of far reference to standard image against the known
     transforms of `burst synth` capture sessions (320x240 and 640x480, ratios 2 and 2.9,
-    noise low to high), beside the starting estimate alone (feature matches, or the zoom search where too
-    few match); and sessions with a bad near frame,
-    which must be skipped."""
+    noise low to high), beside the starting estimate alone (feature matches, or the zoom
+    search where too few match); and sessions with a bad near frame, which must be
+    skipped."""
     from .bench import bench_sessions, summary
     click.echo(summary(bench_sessions(per_group, scale, seed, source)))
 

@@ -4,8 +4,8 @@ image, on ``burst synth`` capture sessions whose transforms are known.
 For each session: the builder's far -> near homography against the true one (the RMS of
 their difference over the near view, in near px), beside the same figure for its starting
 point alone (SIFT + MAGSAC, the textbook registration; where too few features match, the
-near view searched for in the far frame at every zoom), per size, ratio and noise band; and the near frames with a bad one among them, which the builder
-must report and skip.
+near view searched for in the far frame at every zoom), per size, ratio and noise band; and
+sessions with a bad near frame among them, which the builder must report and skip.
 """
 
 from __future__ import annotations

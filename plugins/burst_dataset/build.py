@@ -16,9 +16,8 @@ from burstlib.realpairs import measure_ratio, native_pair
 
 from .align import (
     RATIO_TOLERANCE, Sample, SceneRejected, build_sample, to_training_grid)
-from .standard import standard_image
 from .scenes import Scene, developed_frames
-
+from .standard import standard_image
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,8 +64,8 @@ def capture_example(sample: CaptureSample, patch: int, rng: np.random.Generator,
                     classical_iterations: int = 0, tries: int = 20
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(input h x w x C, target 4 x H x W: residual over the bicubic base, the base, the
-    mask, ones: a real capture) for a random ``patch``-sided window of the training grid that the mask mostly
-    keeps (the best of ``tries`` draws)."""
+    mask, ones: a real capture) for a random ``patch``-sided window of the training grid
+    that the mask mostly keeps (the best of ``tries`` draws)."""
     s = sample.scale
     height, width = sample.frames[0].shape
     if min(height, width) < patch:
