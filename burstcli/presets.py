@@ -165,7 +165,13 @@ def _layered(path: Path, presets: Mapping[str, Path], chain: tuple[Path, ...]) -
     parent_path = _extends_path(data["extends"], path, presets)
     parent = _layered(parent_path, presets, (*chain, resolved))
     merged = {**parent, **{k: v for k, v in data.items() if k != "params"}}
-    merged["params"] = _merge_params(parent.get("params", {}), data.get("params", {}))
+    inherited = parent.get("params", {})
+    pipeline = data.get("pipeline")
+    if isinstance(pipeline, list) and isinstance(inherited, dict):
+        # A file that gives its own pipeline keeps the parent's parameters of the stages it
+        # still runs: those of stages it dropped were the parent's pipeline's, not errors.
+        inherited = {stage: values for stage, values in inherited.items() if stage in pipeline}
+    merged["params"] = _merge_params(inherited, data.get("params", {}))
     merged["_sources"] = {**parent["_sources"], **sources}
     if "pipeline" not in data:
         merged["_sources"]["pipeline"] = parent["_sources"]["pipeline"]

@@ -100,3 +100,13 @@ def test_only_safe_yaml(tmp_path, registry):
 def test_unknown_preset_name_suggests(registry):
     with pytest.raises(ConfigError, match="did you mean 'npy-brightest'"):
         load("npy-brigtest", registry)
+
+
+def test_a_preset_with_its_own_pipeline_drops_the_parents_params_of_stages_it_left_out(
+        tmp_path):
+    from burstcli.runner import BurstProcessor, JobSpec
+    path = tmp_path / "mine.yaml"
+    path.write_text("extends: burst-deblur\npipeline: [decode, score.laplacian, select, "
+                    "develop]\n", encoding="utf-8")
+    steps = BurstProcessor(JobSpec(str(path), (), "tiff")).preset.steps
+    assert [step.stage for step in steps] == ["decode", "score.laplacian", "select", "develop"]
