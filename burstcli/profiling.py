@@ -75,10 +75,14 @@ class BurstProfile:
     write: StageProfile | None = None
 
     @property
+    def measured(self) -> tuple[StageProfile, ...]:
+        """The stages, then writing the output once it is written."""
+        return (*self.stages, *([self.write] if self.write else []))
+
+    @property
     def peak_rss(self) -> int | None:
         """The burst's peak resident memory: the largest of its stages' (and writing's)."""
-        peaks = [s.peak_rss for s in (*self.stages, *([self.write] if self.write else []))
-                 if s.peak_rss is not None]
+        peaks = [s.peak_rss for s in self.measured if s.peak_rss is not None]
         return max(peaks) if peaks else None
 
 

@@ -310,8 +310,8 @@ class BurstProcessor:
         problem = output_problem(image, burst)
         if problem:
             raise StageError(f"{problem}; nothing was written")
-        sidecar = make_sidecar(burst, self.preset, planned.output, steps, seconds)
         profile = BurstProfile(tuple(p for _, p in steps), memory_scope())
+        sidecar = make_sidecar(burst, self.preset, planned.output, steps, profile, seconds)
         try:
             planned.output.parent.mkdir(parents=True, exist_ok=True)
             (planned.output.parent / OUTPUT_MARKER).touch()
@@ -397,10 +397,9 @@ def _is_stale_temp(path: Path, suffixes: Collection[str]) -> bool:
 
 
 def make_sidecar(burst: Burst, preset: Preset, output: Path, steps: list[StepRecord],
-                 seconds: float) -> dict[str, Any]:
+                 profile: BurstProfile, seconds: float) -> dict[str, Any]:
     """How the output was made: preset, stages and parameters, frames and their scores,
     where the time and memory went."""
-    profile = BurstProfile(tuple(p for _, p in steps), memory_scope())
     return {
         "burst": burst.name,
         "output": output.name,

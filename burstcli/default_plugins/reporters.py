@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from burstcli import hookimpl
-from burstcli.profiling import MIB, BurstProfile, StageProfile
+from burstcli.profiling import MIB, BurstProfile
 from burstcli.runner import BurstOutcome, RunPlan, RunSummary
 from burstcli.words import counted
 
@@ -57,7 +57,7 @@ def profile_table(outcome: BurstOutcome) -> Table | None:
     table.add_column("stage / frame")
     for name in ("seconds", "share", "peak memory"):
         table.add_column(name, justify="right")
-    for stage in _measured(profile):
+    for stage in profile.measured:
         table.add_row(Text(stage.name), f"{stage.seconds:.3f}", _share(stage.seconds, total),
                       _size(stage.peak_rss))
         for label, seconds in stage.frames:
@@ -67,10 +67,6 @@ def profile_table(outcome: BurstOutcome) -> Table | None:
     table.add_row("whole burst", f"{outcome.seconds:.3f}", _share(outcome.seconds, total),
                   _size(profile.peak_rss), style="bold")
     return table
-
-
-def _measured(profile: BurstProfile) -> list[StageProfile]:
-    return [*profile.stages, *([profile.write] if profile.write else [])]
 
 
 def _share(seconds: float, total: float) -> str:

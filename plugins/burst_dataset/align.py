@@ -123,8 +123,8 @@ def far_to_near(far: np.ndarray, standard: np.ndarray, name: str,
     frames, which SIFT finds little in once the far view is a third of the size;
     :func:`zoom_search`, at ``ratio`` alone when it is known)."""
     homography, inliers = feature_homography(detect_features(grey(standard)), grey(far))
-    scale = float(np.sqrt(abs(np.linalg.det(homography[:2, :2]))))
-    if inliers >= MIN_MATCHES and (not ratio or abs(scale / ratio - 1) <= RATIO_TOLERANCE):
+    if inliers >= MIN_MATCHES and (not ratio
+                                   or abs(_scale_of(homography) / ratio - 1) <= RATIO_TOLERANCE):
         return homography
     found = zoom_search(far, standard, (ratio,) if ratio else SEARCH_RATIOS)
     if found is None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from burstcli import Burst, Frame
 from burstcli.registry import run_stage
-from burstlib.arrays import pixels_of
+from burstlib.arrays import normalized
 from burstlib.images import IMAGE_SUFFIXES
 from burstlib.rawfiles import RAW_EXTENSIONS
 
@@ -84,13 +84,12 @@ def developed_frames(files: tuple[Path, ...], name: str) -> Developed:
                             f"({'; '.join(burst.warnings)})")
     burst = run_stage("score.laplacian", burst)
     burst = run_stage("develop.frames", burst, output="srgb")
-    return Developed([as_rgb(pixels_of(frame)) for frame in burst.frames],
+    return Developed([as_rgb(frame) for frame in burst.frames],
                      [float(frame.scores["laplacian"]) for frame in burst.frames])
 
 
-def as_rgb(pixels: np.ndarray) -> np.ndarray:
-    """Stored values as float32 RGB in [0, 1] (integers over their type's range; grey
+def as_rgb(frame: Frame) -> np.ndarray:
+    """A developed frame as float32 RGB in [0, 1] (:func:`burstlib.arrays.normalized`; grey
     repeated in three planes)."""
-    scale = float(np.iinfo(pixels.dtype).max) if pixels.dtype.kind in "ui" else 1.0
-    image = pixels.astype(np.float32) / scale
+    image = normalized(frame)
     return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]

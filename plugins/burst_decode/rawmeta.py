@@ -6,11 +6,8 @@ import numpy as np
 import rawpy
 
 from burstcli.model import RawInfo
+from burstlib.colour import SRGB_TO_XYZ
 
-#: linear sRGB (D65) -> XYZ, the matrix dcraw and LibRaw use (``xyz_rgb``).
-SRGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
-                        [0.212671, 0.715160, 0.072169],
-                        [0.019334, 0.119193, 0.950227]])
 
 Pattern = tuple[tuple[int, ...], ...]
 

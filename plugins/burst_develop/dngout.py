@@ -47,7 +47,7 @@ from burstcli.errors import StageError
 from burstcli.model import Burst, ExifInfo, Layout, RawInfo
 from burstlib import dng, exififd
 from burstlib.arrays import normalize_raw
-from burstlib.colour import srgb_decode, srgb_encode
+from burstlib.colour import SRGB_TO_XYZ, srgb_decode, srgb_encode
 from burstlib.rawfiles import RAW_EXTENSIONS
 
 from .balance import rgb_gains
@@ -57,16 +57,8 @@ OTHER_FORMATS = "write them with -f tiff, png or jpeg"
 #: The longer side of the preview in IFD0 (DNG's thumbnails are 256 px).
 PREVIEW_SIDE = 256
 WHITE = 65535
-CFA_CODES = {"R": 0, "G": 1, "B": 2}  # DNG CFAPattern colours
-#: linear sRGB (D65) -> XYZ, LibRaw's ``xyz_rgb``: what it multiplies a ColorMatrix by.
-SRGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
-                        [0.212671, 0.715160, 0.072169],
-                        [0.019334, 0.119193, 0.950227]])
-# TIFF/EXIF/DNG tag numbers.
-MAKE, MODEL, UNIQUE_MODEL = 271, 272, 50708
-EXPOSURE_TIME, F_NUMBER, ISO = 33434, 33437, 34855
-DATETIME_ORIGINAL, SUBSEC_ORIGINAL, FOCAL_LENGTH, LENS_MODEL = 36867, 37521, 37386, 42036
-AS_SHOT_NEUTRAL, NOISE_PROFILE = 50728, 51041
+# EXIF tag numbers burstlib.dng does not name.
+F_NUMBER, FOCAL_LENGTH, LENS_MODEL = 33437, 37386, 42036
 #: IFD0 tags of a DNG reference that describe its camera space: copied as they are.
 COPIED_TAGS = (
     50721, 50722,  # ColorMatrix1, 2
@@ -221,7 +213,7 @@ def _layout_tags(result: RawResult, black: tuple[float, ...], white: float) -> l
                 (dng.WHITE_LEVEL, "I", 3, (int(white),) * 3, True)]
     pattern = np.asarray(raw.cfa_pattern)
     letters = [raw.color_desc[i] for i in pattern.ravel()]
-    if any(c not in CFA_CODES for c in letters):
+    if any(c not in dng.CFA_COLOURS for c in letters):
         raise StageError(f"cannot store a {raw.cfa_string()} mosaic as DNG (R, G, B only)")
     rows, cols = pattern.shape
     sites = tuple(int(round(black[i])) for i in pattern.ravel())
@@ -229,7 +221,7 @@ def _layout_tags(result: RawResult, black: tuple[float, ...], white: float) -> l
               [(dng.BLACK_LEVEL_REPEAT_DIM, "H", 2, (rows, cols), True),
                (dng.BLACK_LEVEL, "I", len(sites), sites, True)])
     return [(dng.CFA_REPEAT, "H", 2, (rows, cols), True),
-            (dng.CFA_PATTERN, "B", len(letters), bytes(CFA_CODES[c] for c in letters), True),
+            (dng.CFA_PATTERN, "B", len(letters), bytes(dng.CFA_COLOURS[c] for c in letters), True),
             (dng.CFA_PLANE_COLOR, "B", 3, (0, 1, 2), True),
             (dng.CFA_LAYOUT, "H", 1, 1, True), *levels,
             (dng.WHITE_LEVEL, "I", 1, (int(round(white)),), True)]
@@ -243,20 +235,20 @@ def _noise_tag(raw: RawInfo, factor: float) -> list[tuple]:
     if len(pairs) != 3:  # DNG takes one pair for all planes or one per plane (R, G, B)
         pairs = pairs.mean(axis=0, keepdims=True)
     values = tuple(float(v) for v in pairs.ravel())
-    return [(NOISE_PROFILE, "d", len(values), values, True)]
+    return [(dng.NOISE_PROFILE, "d", len(values), values, True)]
 
 
 def _identity_tags(found: Mapping[int, Tag], exif: ExifInfo) -> list[tuple]:
     """DNG version, camera make and model (UniqueCameraModel as the reference DNG has it,
     ``found``: raw developers find their profile for the camera by it), orientation."""
-    make = exif.make or _text(found.get(MAKE)) or "Unknown"
-    model = exif.model or _text(found.get(MODEL)) or "Unknown"
-    unique = _text(found.get(UNIQUE_MODEL)) or f"{make} {model}"
+    make = exif.make or _text(found.get(dng.MAKE)) or "Unknown"
+    model = exif.model or _text(found.get(dng.MODEL)) or "Unknown"
+    unique = _text(found.get(dng.UNIQUE_MODEL)) or f"{make} {model}"
     tags: list[tuple] = [
         (dng.DNG_VERSION, "B", 4, (1, 4, 0, 0), True),
         (dng.DNG_BACKWARD_VERSION, "B", 4, (1, 3, 0, 0), True),  # NoiseProfile came in 1.3
-        (MAKE, "s", 0, make, True), (MODEL, "s", 0, model, True),
-        (UNIQUE_MODEL, "s", 0, unique, True)]
+        (dng.MAKE, "s", 0, make, True), (dng.MODEL, "s", 0, model, True),
+        (dng.UNIQUE_MODEL, "s", 0, unique, True)]
     if exif.orientation:  # the data are stored as the sensor saw them: readers still turn
         tags.append((dng.ORIENTATION, "H", 1, int(exif.orientation), True))
     return tags
@@ -284,9 +276,9 @@ def _derived_colour_tags(reference: Path, raw: RawInfo) -> list[tuple]:
     matrix = np.diag(_daylight_response(reference)) @ np.linalg.inv(srgb_from_camera) \
         @ np.linalg.inv(SRGB_TO_XYZ)
     neutral = 1.0 / rgb_gains(raw)
-    return [(dng.COLOR_MATRIX1, "2i", 9, _rationals(matrix, 1_000_000), True),
+    return [(dng.COLOR_MATRIX1, "2i", 9, dng.srationals(matrix, 1_000_000), True),
             (dng.ILLUMINANT1, "H", 1, dng.D65, True),
-            (AS_SHOT_NEUTRAL, "2I", 3, _rationals(neutral, 1_000_000), True)]
+            (dng.AS_SHOT_NEUTRAL, "2I", 3, dng.srationals(neutral, 1_000_000), True)]
 
 
 def _daylight_response(reference: Path) -> np.ndarray:
@@ -317,11 +309,6 @@ def _text(tag: Tag | None) -> str | None:
     """A text tag's value, None when it is missing or blank."""
     text = str(tag.value).strip() if tag is not None else ""
     return text or None
-
-
-def _rationals(values: np.ndarray, denominator: int) -> tuple[int, ...]:
-    """(numerator, denominator) pairs, flattened as tifffile takes (S)RATIONAL arrays."""
-    return tuple(int(v) for x in np.ravel(values) for v in (round(x * denominator), denominator))
 
 
 def _srational(value: float) -> tuple[int, int]:
@@ -425,16 +412,15 @@ def exif_entries(exif: ExifInfo) -> list[exififd.Entry]:
     """The Exif sub-IFD: what :class:`ExifInfo` holds of the reference's EXIF."""
     entries = [exififd.undefined_entry(dng.EXIF_VERSION, b"0231")]
     if exif.capture_time:
-        entries += [exififd.ascii_entry(DATETIME_ORIGINAL,
+        entries += [exififd.ascii_entry(dng.DATETIME_ORIGINAL,
                                         exif.capture_time.strftime("%Y:%m:%d %H:%M:%S")),
-                    exififd.ascii_entry(SUBSEC_ORIGINAL, f"{exif.capture_time.microsecond:06d}")]
-    for tag, value in ((EXPOSURE_TIME, exif.exposure_time), (F_NUMBER, exif.f_number),
+                    exififd.ascii_entry(dng.SUBSEC_ORIGINAL, f"{exif.capture_time.microsecond:06d}")]
+    for tag, value in ((dng.EXPOSURE_TIME, exif.exposure_time), (F_NUMBER, exif.f_number),
                        (FOCAL_LENGTH, exif.focal_length)):
         if value:
-            fraction = Fraction(value).limit_denominator(1_000_000)
-            entries.append(exififd.rational_entry(tag, fraction.numerator, fraction.denominator))
+            entries.append(exififd.rational_entry(tag, *dng.rational(value)))
     if exif.iso:
-        entries.append(exififd.short_entry(ISO, min(int(round(exif.iso)), 65535)))
+        entries.append(exififd.short_entry(dng.ISO, min(int(round(exif.iso)), 65535)))
     if exif.lens:
         entries.append(exififd.ascii_entry(LENS_MODEL, exif.lens))
     return entries

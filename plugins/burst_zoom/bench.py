@@ -266,16 +266,11 @@ def _method_calls(methods: Methods, frames: list[np.ndarray], transforms: list[n
         calls["network, reference only"] = lambda: super_resolve_luma(
             model, frames[:1], transforms[:1], (0, 0), size, methods.ensemble)
     for other in methods.compare:  # each --compare model, on the reference alone
+        from .network import super_resolve_luma
         calls[f"{other.name}, reference only"] = functools.partial(
-            _reference_only, other, frames, transforms, methods.ensemble)
+            super_resolve_luma, other, frames[:1], transforms[:1], (0, 0), frames[0].shape,
+            methods.ensemble)
     return calls
-
-
-def _reference_only(model: LoadedModel, frames: list[np.ndarray], transforms: list[np.ndarray],
-                    ensemble: int) -> np.ndarray:
-    from .network import super_resolve_luma
-    return super_resolve_luma(model, frames[:1], transforms[:1], (0, 0), frames[0].shape,
-                              ensemble)
 
 
 #: City100's iPhone X pairs, under the data folder.
@@ -398,19 +393,18 @@ def _zoomed(zoomers: dict[str, Zoomer | None], lr: np.ndarray, scale: int,
     return out
 
 
-def _fitted_scores(outputs: dict[str, np.ndarray], target: np.ndarray, scale: int,
-                   fit: bool = True) -> dict[str, float]:
-    """Y-PSNR of every output against ``target``, each corrected by the one photometric fit
-    of the bicubic output to the target (``fit``), or as it is."""
+def _fitted_scores(outputs: dict[str, np.ndarray], target: np.ndarray, scale: int
+                   ) -> dict[str, tuple[float, float]]:
+    """Y-PSNR of every output against ``target`` (as it is, and corrected by the one
+    photometric fit of the bicubic output to the target)."""
     from burstlib.realpairs import apply_gain_offset, photometric_fit
     border = CITY100_BORDER * scale
     gain, offset = photometric_fit(outputs["bicubic"], target, CITY100_FIT_SIGMA * scale, border)
     truth = protocol_y(target)
-    scores = {}
-    for label, image in outputs.items():
-        corrected = np.clip(apply_gain_offset(image, gain, offset), 0, 1) if fit else image
-        scores[label] = psnr(protocol_y(corrected), truth, border)
-    return scores
+    return {label: (psnr(protocol_y(image), truth, border),
+                    psnr(protocol_y(np.clip(apply_gain_offset(image, gain, offset), 0, 1)),
+                         truth, border))
+            for label, image in outputs.items()}
 
 
 def _city100_scene(low: np.ndarray, high: np.ndarray, zoomers: dict[str, Zoomer | None],
@@ -422,7 +416,8 @@ def _city100_scene(low: np.ndarray, high: np.ndarray, zoomers: dict[str, Zoomer 
     lr, target = native_pair(low, high, scale, ratio)
     outputs = _zoomed(zoomers, lr, scale, seconds)
     shift = residual_shift(outputs["bicubic"], target)
-    return ratio, lr.shape[:2], shift, _fitted_scores(outputs, target, scale)
+    fitted = {label: both[1] for label, both in _fitted_scores(outputs, target, scale).items()}
+    return ratio, lr.shape[:2], shift, fitted
 
 
 def _old_protocol_scene(low: np.ndarray, high: np.ndarray,
@@ -442,10 +437,7 @@ def _old_protocol_scene(low: np.ndarray, high: np.ndarray,
         zoomers[f"{model.name} (--compare)"] = _network_zoomer(model, methods.ensemble)
     lr = area_resize(low, high.shape[0] // 2, high.shape[1] // 2)
     target = high[:lr.shape[0] * 2, :lr.shape[1] * 2]
-    outputs = _zoomed(zoomers, lr, 2)
-    plain = _fitted_scores(outputs, target, 2, fit=False)
-    fitted = _fitted_scores(outputs, target, 2)
-    return {label: (plain[label], fitted[label]) for label in outputs}
+    return _fitted_scores(_zoomed(zoomers, lr, 2), target, 2)
 
 
 def _old_table(old: dict[str, list[tuple[float, float]]], count: int) -> None:

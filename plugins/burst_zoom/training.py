@@ -163,9 +163,11 @@ def example_source(config: TrainConfig) -> Example:
     options = config.sample_options()
     images = load_luma_images([Path(d) for d in config.data]) if config.data else []
 
+    def synthetic_parts(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return make_sample(images[int(rng.integers(len(images)))], options, rng)
+
     def synthetic(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        features, residual, base = make_sample(images[int(rng.integers(len(images)))],
-                                               options, rng)
+        features, residual, _ = synthetic_parts(rng)
         return features, residual[None]
 
     if not config.captures:
@@ -179,8 +181,7 @@ def example_source(config: TrainConfig) -> Example:
         if not images or rng.random() < config.capture_share:
             return capture_example(captures[int(rng.integers(len(captures)))], config.patch,
                                    rng, options.classical_iterations)
-        features, residual, base = make_sample(images[int(rng.integers(len(images)))],
-                                               options, rng)
+        features, residual, base = synthetic_parts(rng)
         return features, synthetic_target(residual, base)
 
     return mixed

@@ -11,6 +11,11 @@ import cv2
 import numpy as np
 
 _LUMA = np.array([0.299, 0.587, 0.114])
+#: linear sRGB (D65) -> XYZ, the matrix dcraw and LibRaw use (``xyz_rgb``): what they multiply
+#: a camera's ColorMatrix by.
+SRGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
+                        [0.212671, 0.715160, 0.072169],
+                        [0.019334, 0.119193, 0.950227]])
 #: Rows Y, U, V over R, G, B: U = (B - Y) / 1.772, V = (R - Y) / 1.402 (then + 0.5).
 _RGB_TO_YUV = np.stack([_LUMA, (np.array([0, 0, 1.0]) - _LUMA) / 1.772,
                         (np.array([1.0, 0, 0]) - _LUMA) / 1.402]).astype(np.float32)

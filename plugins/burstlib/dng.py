@@ -48,12 +48,14 @@ XYZ_TO_SRGB = np.array([[3.2404542, -1.5371385, -0.4985314],
                         [0.0556434, -0.2040259, 1.0572252]])
 
 
-def _srational(values: np.ndarray, denominator: int = 10000) -> tuple[int, ...]:
+def srationals(values: np.ndarray, denominator: int = 10000) -> tuple[int, ...]:
+    """(numerator, denominator) pairs, flattened as tifffile takes (S)RATIONAL arrays."""
     flat = np.round(np.asarray(values, dtype=np.float64).ravel() * denominator).astype(np.int64)
     return tuple(int(v) for pair in ((n, denominator) for n in flat) for v in pair)
 
 
-def _rational(value: float) -> tuple[int, int]:
+def rational(value: float) -> tuple[int, int]:
+    """A RATIONAL (numerator, denominator) within 1e-6 of ``value``."""
     fraction = Fraction(value).limit_denominator(1_000_000)
     return fraction.numerator, fraction.denominator
 
@@ -75,7 +77,7 @@ def _exif_fields(exif: dict) -> _ExifFields:
         fields["datetime"] = time.strftime("%Y:%m:%d %H:%M:%S")
         fields["subsec"] = f"{time.microsecond // 1000:03d}"
     if exif.get("exposure_time"):
-        fields["exposure"] = _rational(float(exif["exposure_time"]))
+        fields["exposure"] = rational(float(exif["exposure_time"]))
     if exif.get("iso"):
         fields["iso"] = min(int(round(exif["iso"])), 65535)
     return fields
@@ -117,9 +119,9 @@ def _colour_tags(samples: int, black_level: int, white_level: int,
     tags = [
         (BLACK_LEVEL, "I", samples, (int(black_level),) * samples, True),
         (WHITE_LEVEL, "I", samples, (int(white_level),) * samples, True),
-        (COLOR_MATRIX1, "2i", 9, _srational(matrix), True),
+        (COLOR_MATRIX1, "2i", 9, srationals(matrix), True),
         (ILLUMINANT1, "H", 1, D65, True),
-        (AS_SHOT_NEUTRAL, "2I", 3, _srational(np.asarray(as_shot_neutral), 1_000_000), True),
+        (AS_SHOT_NEUTRAL, "2I", 3, srationals(np.asarray(as_shot_neutral), 1_000_000), True),
     ]
     if noise_profile is not None:
         tags.append((NOISE_PROFILE, "d", 2, tuple(float(v) for v in noise_profile), True))
