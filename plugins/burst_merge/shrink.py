@@ -52,28 +52,55 @@ def _noise_shares(levels: int = LEVELS) -> tuple[float, ...]:
     return tuple(float(np.var(d[16:-16, 16:-16])) for d in details)
 
 
+#: Rows of context a band needs on each side for its own rows to come out as from the whole
+#: image: each decomposition reaches 2 + 4 + 8 rows, each local energy 2, and the second pass
+#: decomposes the first's result (2 x 16 = 32).
+BAND_MARGIN = 32
+#: Pixels per band (its own rows; the margins come on top): the passes' dozen float32
+#: temporaries stay a few hundred MB however large the frame (a 48 MP RGB image whole took
+#: several GB).
+BAND_PIXELS = 1 << 21
+
+
 def shrink_residual_noise(image: np.ndarray, variance: np.ndarray,
                           strength: float = 1.0) -> np.ndarray:
     """``image`` (H x W or H x W x C, float32) with the noise of per-pixel ``variance`` (same
-    shape, white noise assumed) shrunk away level by level; ``strength`` scales the noise
-    taken for granted (0: ``image`` unchanged).
+    shape, or H x W for every channel; white noise assumed) shrunk away level by level;
+    ``strength`` scales the noise taken for granted (0: ``image`` unchanged).
 
     Two passes, as empirical Wiener filters do: the first keeps each detail's share
     max(E - s^2, 0) / E of its local energy E; the second takes the first's result as the
     pilot P and keeps P^2 / (P^2 + s^2) of the original details, where the pilot's energy is
-    a far better guess of the signal's than E - s^2."""
+    a far better guess of the signal's than E - s^2. Works in bands of rows with
+    :data:`BAND_MARGIN` rows of context, so the result is the whole image's, in bounded
+    memory."""
     if strength <= 0:
         return image
     planes = image[..., None] if image.ndim == 2 else image
     variances = variance[..., None] if variance.ndim == 2 else variance
-    out = np.empty_like(planes)
+    out = np.empty(planes.shape, np.float32)
+    height = planes.shape[0]
+    rows = max(BAND_MARGIN, BAND_PIXELS // max(planes.shape[1] * planes.shape[2], 1))
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        start, stop = max(top - BAND_MARGIN, 0), min(bottom + BAND_MARGIN, height)
+        band = _shrink_planes(planes[start:stop], variances[start:stop], strength)
+        out[top:bottom] = band[top - start:top - start + bottom - top]
+    return out[..., 0] if image.ndim == 2 else out
+
+
+def _shrink_planes(planes: np.ndarray, variances: np.ndarray, strength: float) -> np.ndarray:
+    """:func:`shrink_residual_noise` of H x W x C ``planes`` (variances H x W x C or x 1),
+    whole, plane by plane."""
+    out = np.empty(planes.shape, np.float32)
     for c in range(planes.shape[2]):
-        plane = np.ascontiguousarray(planes[..., c])
-        noise = np.ascontiguousarray(variances[..., c], dtype=np.float32) * np.float32(strength)
+        plane = np.ascontiguousarray(planes[..., c], dtype=np.float32)
+        noise = np.ascontiguousarray(variances[..., min(c, variances.shape[2] - 1)],
+                                     dtype=np.float32) * np.float32(strength)
         details, smooth = _details(plane, LEVELS)
         pilot = _shrunk(details, smooth, noise)
         out[..., c] = _shrunk(details, smooth, noise, _details(pilot, LEVELS)[0])
-    return out[..., 0] if image.ndim == 2 else out
+    return out
 
 
 def _local_energy(detail: np.ndarray) -> np.ndarray:

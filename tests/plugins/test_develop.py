@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -12,6 +13,7 @@ from burst_decode import decode
 from burst_develop import develop, develop_frames
 from burst_develop.libraw import libraw_demosaic
 from burstlib.colour import srgb_decode
+from burstlib.arrays import normalized
 from burstlib.dng import write_dng
 from burstcli import Burst, Frame, RawInfo
 from burstcli.errors import StageError
@@ -175,13 +177,31 @@ def test_develop_and_develop_frames_agree():
     frames = tuple(Frame(Path(f"f{i}.dng"), pixels=sensor(np.roll(truth, i, axis=1), "GBRG"),
                          layout="cfa", raw=raw) for i in range(3))
     burst = Burst(name="b", frames=frames, reference=1)
-    params = develop.params_type()
-    product = develop(burst, params).image
-    each = develop_frames(burst, params)
+    product = develop(burst, develop.params_type()).image
+    each = develop_frames(burst, develop_frames.params_type())
     assert each.frames[1].layout == "rgb" and each.frames[1].raw is None
-    assert np.array_equal(each.frames[1].pixels, product)
-    assert not np.array_equal(each.frames[0].pixels, product)  # each frame its own pixels
+    # frames are kept as 16-bit codes (as a 16-bit TIFF's): the same values, rounded
+    assert each.frames[1].pixels.dtype == np.uint16
+    assert np.abs(normalized(each.frames[1]) - product).max() <= 0.5 / 65535 + 1e-7
+    assert not np.array_equal(normalized(each.frames[0]), product)  # each frame its own
     assert each.notes["develop.frames"]["demosaic"] == "ahd"
+
+
+def test_develop_frames_others_apply_to_every_frame_but_the_reference():
+    truth = textured(64)
+    raw = raw_info("RGGB", wb=(2.0, 1.0, 1.5, 0.0))
+    frames = tuple(Frame(Path(f"f{i}.dng"), pixels=sensor(np.roll(truth, i, axis=1), "RGGB"),
+                         layout="cfa", raw=raw) for i in range(3))
+    burst = Burst(name="b", frames=frames, reference=1)
+    params = develop_frames.params_type()
+    same = develop_frames(burst, params)
+    mixed = develop_frames(burst, dataclasses.replace(params, others="ppg"))
+    assert np.array_equal(mixed.frames[1].pixels, same.frames[1].pixels)  # ahd, the reference
+    for index in (0, 2):
+        assert not np.array_equal(mixed.frames[index].pixels, same.frames[index].pixels)
+        # another demosaic of the same mosaic: close, not equal
+        assert np.abs(normalized(mixed.frames[index]) - normalized(same.frames[index])).mean() \
+            < 0.02
 
 
 def test_white_balance_makes_grey_neutral():

