@@ -6,6 +6,7 @@ fully developing the same frames, measured in one run (issue 16, items 2 and 3).
     python benchmarks/raw_speed.py --big                # + 10 x 8000x6000 (48 MP): denoise, zoom2x
     python benchmarks/raw_speed.py --big --jpeg         # + both bursts as JPEG frames
     python benchmarks/raw_speed.py --profile            # + burst enhance --profile's own tables
+    python benchmarks/raw_speed.py --repeats 0 --quality 2   # the quality check alone
 
 The burst is written by ``burst synth OUT --size WxH --frames N --blur 0 --sharp-margin 0
 --seed 5`` (the other speed benchmarks' burst). Every measurement is a separate process, timed
@@ -29,6 +30,11 @@ ratios mean something on a shared machine).
   ``--profile`` table), ``startup`` the difference. The per-stage breakdown comes from the
   sidecar (each stage's seconds and peak memory, per-frame seconds where the stage reports
   them), plus writing and startup.
+
+Then the quality check (``--quality BURSTS``, 0 to skip): the merge benchmark's DNG bursts
+through denoise beside denoise with AHD on every frame (before PPG took the frames other than
+the reference), band by band, and the upscale benchmark's DNG rows (the zoom network beside
+bicubic and ECC + back-projection), so a speed-up that costs quality shows in the same run.
 
 ``--big`` adds a 10 x 8000x6000 burst through ``--big-presets`` (denoise, zoom2x; run on the
 main burst too) and compares seconds per input megapixel with the main burst's (issue 16:
@@ -309,6 +315,58 @@ def print_per_mp(cases: list[Case], results: dict[tuple[str, str], list[Sample]]
                 print(f"{case.name:<10} {method:<34} NO: {message}")
 
 
+# --- quality ------------------------------------------------------------------------------
+
+#: What the speed-ups must not cost: denoise as shipped beside denoise with LibRaw's AHD on
+#: every frame (its setting before PPG took the other frames), on the merge benchmark's DNG
+#: bursts (photographs, a generator no stage was tuned on, every noise band).
+FULL_DENOISE = """description: denoise with AHD on every frame (raw_speed.py's quality peer)
+extends: denoise
+params:
+  develop.frames: {output: linear, others: same}
+"""
+#: dB denoise may lose to its all-AHD peer, on average over the bands and in the worst band
+#: (a band holds a few bursts: one burst's figure moves by a few tenths either way)
+QUALITY_TOLERANCE = (0.1, 0.5)
+
+
+def quality(work: Path, bursts: int) -> None:
+    """Print the merge benchmark's DNG rows for denoise and its all-AHD peer (one run), the
+    difference per band and whether any band lost more than QUALITY_TOLERANCE; then the
+    upscale benchmark's DNG rows (upscale4x, the zoom presets' network, beside bicubic and
+    ECC + back-projection)."""
+    peer = work / "denoise-all-ahd.yaml"
+    peer.write_text(FULL_DENOISE, encoding="utf-8")
+    print(f"\n== quality: burst bench merge --kinds dng --bursts {bursts} "
+          f"--presets denoise,{peer.name}", flush=True)
+    text = _bench(["merge", "--kinds", "dng", "--bursts", str(bursts), "--presets",
+                   f"denoise,{peer}"])
+    table = text[text.index("Gain over the reference"):].rstrip().splitlines()
+    print("\n".join(table))
+    differences = []
+    print(f"\n{'noise':8} {'set':6} {'denoise':>8} {'all-AHD':>8} {'diff':>6}")
+    for line in table[2:]:
+        fields = line.split()
+        cells = re.findall(r"[+-]\d+\.\d+", line.split(None, 6)[6])
+        per_method = 2 if fields[2] == "moving" else 1
+        ours, full = (float(cells[per_method * i]) for i in (4, 5))  # static part of each
+        differences.append(ours - full)
+        print(f"{fields[1]:8} {fields[2]:6} {ours:+8.2f} {full:+8.2f} {ours - full:+6.2f}")
+    mean, worst = statistics.mean(differences), min(differences)
+    verdict = "yes" if mean >= -QUALITY_TOLERANCE[0] and worst >= -QUALITY_TOLERANCE[1] else "NO"
+    print(f"denoise as good as all-AHD (mean over bands >= -{QUALITY_TOLERANCE[0]} dB, worst "
+          f">= -{QUALITY_TOLERANCE[1]} dB): {verdict} (mean {mean:+.2f}, worst {worst:+.2f})")
+    print(f"\n== quality: burst bench upscale --scale 4 --kinds dng --bursts {bursts}", flush=True)
+    text = _bench(["upscale", "--scale", "4", "--kinds", "dng", "--bursts", str(bursts)])
+    print(text[text.index("Y-PSNR dB"):].rstrip())
+
+
+def _bench(arguments: list[str]) -> str:
+    done = subprocess.run([str(BIN / "burst"), "bench", *arguments], check=True,
+                          capture_output=True, text=True)
+    return done.stdout
+
+
 # --- main --------------------------------------------------------------------------------
 
 
@@ -335,6 +393,8 @@ def main() -> None:
                         help="with --big: skip the main burst's presets not in --big-presets")
     parser.add_argument("--profile", action="store_true",
                         help="also print burst enhance --profile's tables (last repeat)")
+    parser.add_argument("--quality", type=int, default=2, metavar="BURSTS",
+                        help="bursts per noise band of the quality check (0: skip it)")
     parser.add_argument("--work", type=Path,
                         help="keep the bursts and outputs here (reused by a later run); "
                              "default: a temporary folder, removed")
@@ -383,6 +443,8 @@ def main() -> None:
                 case.folder = to_jpeg(source.folder, work / "bursts" / case.name / "b")
         if args.repeats < 1:
             print("--repeats 0: bursts written, nothing timed")
+            if args.quality > 0:
+                quality(work, args.quality)
             return
         results: dict[tuple[str, str], list[Sample]] = {}
         failures: dict[tuple[str, str], str] = {}
@@ -440,6 +502,8 @@ def main() -> None:
                     text = results[(case.name, f"burst enhance --preset {preset}")][-1]
                     print(f"\n-- {case.name}: burst enhance --preset {preset} --profile\n"
                           + text.profile_text.rstrip())
+        if args.quality > 0:
+            quality(work, args.quality)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

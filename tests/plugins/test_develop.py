@@ -281,3 +281,20 @@ def test_real_kodak_kdc_develops(shared_data):
     out = develop(burst, develop.params_type(demosaic="bilinear"))
     assert out.image.shape == (512, 768, 3) and out.notes["develop"]["pattern"] == "GRBG"
     assert out.notes["develop"]["color_matrix"] is False and 0.02 < out.image.mean() < 0.98
+
+
+@pytest.mark.parametrize("method", ["ahd", "ppg", "ea", "vng"])
+def test_develop_frames_in_bands_gives_the_whole_frames_values(monkeypatch, method):
+    """Frames are developed band by band (bounded memory): with bands of a few rows, each
+    demosaicked with its margin of context, every value is the whole frame's."""
+    import burst_develop
+
+    truth = textured(96)
+    raw = raw_info("GRBG", wb=(2.0, 1.0, 1.5, 0.0),
+                   matrix=((1.5, -0.3, -0.2), (-0.2, 1.4, -0.2), (0.0, -0.5, 1.5)))
+    frame = Frame(Path("f.dng"), pixels=sensor(truth, "GRBG")[:, :90], layout="cfa", raw=raw)
+    burst = Burst(name="b", frames=(frame,), reference=0)
+    params = dataclasses.replace(develop_frames.params_type(), demosaic=method)
+    whole = develop_frames(burst, params).frames[0].pixels
+    monkeypatch.setattr(burst_develop, "BAND_PIXELS", 10 * 90)  # bands of 10 rows
+    assert np.array_equal(develop_frames(burst, params).frames[0].pixels, whole)
