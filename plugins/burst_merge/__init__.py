@@ -165,8 +165,7 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     def shrink(image: np.ndarray, frames: np.ndarray) -> np.ndarray:  # the window's
         if variance is None:
             return image
-        return shrink_residual_noise(image, window.of(variance) / per_pixel(frames, image),
-                                     strength)
+        return shrink_residual_noise(image, window.of(variance), strength, frames)
 
     trust = fit_trust(window, window.of(reference), window.of(sums.total),
                       window.of(sums.weight), sums.held, shrink)
@@ -178,7 +177,7 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
         merged = _blend(reference, merged, share)
     if strength > 0:
         frames = effective_frames(share, sums.weight)
-        shrunk = shrink_residual_noise(merged, variance / per_pixel(frames, merged), strength)
+        shrunk = shrink_residual_noise(merged, variance, strength, frames)
         merged = (_blend(merged, shrunk, share_map(detail, trust.centres, trust.shrink))
                   if detail is not None else shrunk)
     return _result(burst, merged, "merge.robust",

@@ -62,11 +62,13 @@ BAND_MARGIN = 32
 BAND_PIXELS = 1 << 21
 
 
-def shrink_residual_noise(image: np.ndarray, variance: np.ndarray,
-                          strength: float = 1.0) -> np.ndarray:
+def shrink_residual_noise(image: np.ndarray, variance: np.ndarray, strength: float = 1.0,
+                          frames: np.ndarray | None = None) -> np.ndarray:
     """``image`` (H x W or H x W x C, float32) with the noise of per-pixel ``variance`` (same
     shape, or H x W for every channel; white noise assumed) shrunk away level by level;
-    ``strength`` scales the noise taken for granted (0: ``image`` unchanged).
+    ``strength`` scales the noise taken for granted (0: ``image`` unchanged). ``frames`` (H x
+    W), when given, divides ``variance`` first (a merge's single-frame noise over how many
+    frames went into each pixel), band by band: no image-sized quotient is made.
 
     Two passes, as empirical Wiener filters do: the first keeps each detail's share
     max(E - s^2, 0) / E of its local energy E; the second takes the first's result as the
@@ -84,7 +86,10 @@ def shrink_residual_noise(image: np.ndarray, variance: np.ndarray,
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
         start, stop = max(top - BAND_MARGIN, 0), min(bottom + BAND_MARGIN, height)
-        band = _shrink_planes(planes[start:stop], variances[start:stop], strength)
+        noise = variances[start:stop]
+        if frames is not None:
+            noise = noise / frames[start:stop, :, None]
+        band = _shrink_planes(planes[start:stop], noise, strength)
         out[top:bottom] = band[top - start:top - start + bottom - top]
     return out[..., 0] if image.ndim == 2 else out
 

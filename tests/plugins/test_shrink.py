@@ -63,9 +63,13 @@ def test_bands_give_the_whole_image_result(monkeypatch):
     noisy = clean + np.random.default_rng(10).normal(0, 0.02, clean.shape).astype(np.float32)
     variance = np.full(clean.shape, 0.02 ** 2, np.float32)
     whole = shrink._shrink_planes(noisy, variance, 1.0)
+    frames = np.random.default_rng(11).uniform(1, 8, clean.shape[:2]).astype(np.float32)
+    divided = shrink._shrink_planes(noisy, variance / frames[..., None], 1.0)
     for band_rows in (1, 17, 64):  # 1: the smallest band (BAND_MARGIN rows)
         monkeypatch.setattr(shrink, "BAND_PIXELS", band_rows * noisy.shape[1] * 3)
         assert np.array_equal(shrink.shrink_residual_noise(noisy, variance), whole)
+        assert np.array_equal(shrink.shrink_residual_noise(noisy, variance, frames=frames),
+                              divided)
 
 
 def test_memory_stays_bounded_on_a_large_image():
