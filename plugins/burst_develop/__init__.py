@@ -20,6 +20,7 @@ from burstcli.model import Layout
 from burstcli.profiling import frame_timer
 from burstcli.writers import Writer
 from burstlib.arrays import cfa_site_indices, normalize_raw, pixels_of
+from burstlib.spill import spilled
 
 from .balance import white_balance_gains
 from .dngout import check_raw_files, write_dng
@@ -61,6 +62,11 @@ class FramesParams(DevelopParams):
                 "demosaic's). A merge averages their interpolation errors, which fall "
                 "elsewhere in each frame, and takes what moved from the reference alone: "
                 "ppg there costs a third of ahd and measured the same after a merge")
+    memory_mb: int = param(
+        1024, "developed frames beyond this many MB in all are kept in a temporary file, "
+              "memory-mapped, not in memory (10 x 48 MP frames are 2.9 GB; the file goes to "
+              "BURST_SPILL_DIR or the system's temporary folder: a disk, not a tmpfs); "
+              "0: always in memory", low=0)
 
 
 @stage("develop", DevelopParams, needs=("pixels",), provides=())
@@ -217,11 +223,15 @@ def develop_frames(burst: Burst, params: FramesParams) -> Burst:
     # (two 12 MP frames: 1.71 s one after the other, 1.49 s side by side).
     timer = frame_timer()
 
+    spill = params.memory_mb > 0 and _developed_bytes(frames, raw_indices) > \
+        params.memory_mb * 2 ** 20
+
     def develop_one(index: int) -> Frame:
         method = params.demosaic if index == burst.reference or params.others == "same" \
             else params.others
         with timer.time(frames[index]):
-            return _developed_frame(frames[index], dataclasses.replace(params, demosaic=method))
+            frame = _developed_frame(frames[index], dataclasses.replace(params, demosaic=method))
+            return frame.replace(pixels=spilled(pixels_of(frame))) if spill else frame
 
     with ThreadPoolExecutor(max_workers=min(len(raw_indices), os.cpu_count() or 1) or 1) as pool:
         developed = pool.map(develop_one, raw_indices)
@@ -233,7 +243,14 @@ def develop_frames(burst: Burst, params: FramesParams) -> Burst:
         out = out.replace(development=_development(
             reference, params, color_matrix=reference.color_matrix is not None))
     return out.with_note(
-        "develop.frames", {**dataclasses.asdict(params), "developed": len(raw_indices)})
+        "develop.frames", {**dataclasses.asdict(params), "developed": len(raw_indices),
+                           "kept_in_file": spill})
+
+
+def _developed_bytes(frames: list[Frame], indices: list[int]) -> int:
+    """What the frames at ``indices`` take once developed: 16-bit RGB."""
+    return sum(pixels_of(frames[i]).shape[0] * pixels_of(frames[i]).shape[1] * 6
+               for i in indices)
 
 
 #: Rows of mosaic context each band of a frame is demosaicked with: every method gives the

@@ -175,7 +175,7 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     merged /= per_pixel(sums.weight, merged)
     if sums.held:
         merged = _blend(reference, merged, share)
-    if strength > 0:
+    if variance is not None:  # strength > 0
         frames = effective_frames(share, sums.weight)
         shrunk = shrink_residual_noise(merged, variance, strength, frames)
         merged = (_blend(merged, shrunk, share_map(detail, trust.centres, trust.shrink))

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from burstcli.model import Burst, Frame, RawInfo
+from burstlib.spill import release
 
 
 def cfa_site_indices(raw: RawInfo, shape: tuple[int, int]) -> np.ndarray:
@@ -40,7 +41,9 @@ def normalized(frame: Frame) -> np.ndarray:
     if frame.layout in ("cfa", "linear_raw") and frame.raw is not None:
         return normalize_raw(pixels, frame.raw, frame.layout)
     if pixels.dtype.kind in "ui":
-        return _scaled(pixels, 0.0, 1.0 / np.iinfo(pixels.dtype).max)
+        values = _scaled(pixels, 0.0, 1.0 / np.iinfo(pixels.dtype).max)
+        release(pixels)  # a frame kept in a file (burstlib.spill): its pages read, let go
+        return values
     return pixels.astype(np.float32, copy=False)
 
 

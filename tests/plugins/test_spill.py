@@ -1,0 +1,80 @@
+"""Frames kept in a temporary file (burstlib.spill) when a burst outgrows memory."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from burst_develop import develop_frames
+from burstcli import Burst, Frame, RawInfo
+from burstlib.arrays import normalized
+from burstlib.spill import is_spilled, release, spilled
+
+
+def resident_file_kib() -> int:
+    """This process's resident file-backed pages (Linux's RssFile), KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssFile line")
+
+
+def test_a_spilled_array_holds_the_same_values_read_only():
+    array = np.random.default_rng(0).integers(0, 65535, (300, 200, 3), dtype=np.uint16)
+    copy = spilled(array)
+    assert is_spilled(copy) and is_spilled(copy[10:20]) and not is_spilled(array)
+    assert copy.dtype == array.dtype and np.array_equal(copy, array)
+    with pytest.raises(ValueError):
+        copy[0, 0, 0] = 1  # stages must not write frames in place
+    release(array)  # anything not spilled is left alone
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_released_pages_leave_the_process():
+    """64 MB read from a spilled array stay resident until released: then the process holds
+    none of them (the file keeps the values)."""
+    copy = spilled(np.full((4096, 4096, 2), 7, np.uint16))
+    before = resident_file_kib()
+    assert int(copy[::64, ::64].sum()) > 0 and float(copy.mean()) == 7.0  # touches every page
+    assert resident_file_kib() - before > 50_000
+    release(copy)
+    assert resident_file_kib() - before < 5_000
+    assert float(copy.mean()) == 7.0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_normalized_releases_a_spilled_frame():
+    frame = Frame(Path("f.dng"), pixels=spilled(np.full((4096, 2048, 3), 1000, np.uint16)),
+                  layout="rgb")
+    before = resident_file_kib()
+    values = normalized(frame)
+    assert np.allclose(values, 1000 / 65535)
+    assert resident_file_kib() - before < 5_000
+
+
+def test_develop_frames_spills_past_its_memory_budget():
+    rng = np.random.default_rng(1)
+    raw = RawInfo(cfa_pattern=((0, 1), (3, 2)), color_desc="RGBG", black_level=(0, 0, 0, 0),
+                  white_level=65535, white_balance=(2.0, 1.0, 1.5, 1.0))
+    frames = tuple(Frame(Path(f"f{i}.dng"), layout="cfa", raw=raw,
+                         pixels=rng.integers(1000, 60000, (64, 96), dtype=np.uint16))
+                   for i in range(3))
+    burst = Burst(name="b", frames=frames, reference=0)
+    params = develop_frames.params_type()
+    kept = develop_frames(burst, params)
+    assert kept.notes["develop.frames"]["kept_in_file"] is False
+    filed = develop_frames(burst, dataclasses.replace(params, memory_mb=0))
+    assert filed.notes["develop.frames"]["kept_in_file"] is False  # 0: never
+    filed = develop_frames(burst, dataclasses.replace(params, memory_mb=1))
+    assert filed.notes["develop.frames"]["kept_in_file"] is False  # 110 KB: fits
+    tight = dataclasses.replace(params, memory_mb=1)
+    big = Burst(name="b", reference=0, frames=tuple(
+        f.replace(pixels=np.tile(f.pixels, (8, 16))) for f in frames))  # 3 x 4.7 MB
+    filed = develop_frames(big, tight)
+    assert filed.notes["develop.frames"]["kept_in_file"] is True
+    for a, b in zip(filed.frames, develop_frames(big, params).frames):
+        assert is_spilled(a.pixels) and np.array_equal(a.pixels, b.pixels)
