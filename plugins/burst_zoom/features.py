@@ -39,7 +39,7 @@ import numpy as np
 from burstcli import Frame
 from burstlib.arrays import pixels_of
 
-from .classical import Grid, SensorModel, back_project
+from .classical import Grid, SensorModel, back_project, mapped_positions
 
 #: Splat weight of the reference frame's samples relative to the other frames'.
 REFERENCE_WEIGHT = 2.0
@@ -85,31 +85,59 @@ def splat(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
     pixel, optional) fade samples out, e.g. where a frame disagrees with the reference."""
     height, width = size[0] * scale, size[1] * scale
     to_hr = Grid(scale, (float(origin[0]), float(origin[1])), size).from_reference()
-    value_sum = np.zeros(height * width, np.float64)
-    weight_sum = np.zeros(height * width, np.float64)
+    # A rim of one pixel around the grid takes the corners that fall outside it (clipped
+    # there, cut off at the end), so no sample needs a mask.
+    value_sum = np.zeros((height + 2) * (width + 2), np.float64)
+    weight_sum = np.zeros((height + 2) * (width + 2), np.float64)
     for index, (frame, transform) in enumerate(zip(frames, transforms)):
-        frame, transform, kept = _within_window(frame, transform, origin, size)
-        ys, xs = np.mgrid[0:frame.shape[0], 0:frame.shape[1]]
-        mapped = (to_hr @ transform) @ np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
-        px, py = mapped[0] / mapped[2], mapped[1] / mapped[2]
+        frame, transform, kept = within_window(frame, transform, origin, size)
         base = REFERENCE_WEIGHT if index == 0 else 1.0
-        w = np.full(px.size, base) if weights is None else base * weights[index][kept].ravel()
-        values = frame.ravel().astype(np.float64)
-        x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
-        fx, fy = px - x0, py - y0
-        # The four bilinear corners of every sample, accumulated in one pass per sum.
-        tx = np.concatenate([x0, x0 + 1, x0, x0 + 1])
-        ty = np.concatenate([y0, y0, y0 + 1, y0 + 1])
-        ww = np.concatenate([w * (1 - fx) * (1 - fy), w * fx * (1 - fy),
-                             w * (1 - fx) * fy, w * fx * fy])
-        inside = (tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)
-        idx, ww = (ty * width + tx)[inside], ww[inside]
-        weight_sum += np.bincount(idx, ww, minlength=weight_sum.size)
-        value_sum += np.bincount(idx, ww * np.tile(values, 4)[inside], minlength=value_sum.size)
-    return value_sum.reshape(height, width), weight_sum.reshape(height, width)
+        weight = None if weights is None else weights[index][kept]
+        # A few rows at a time: the temporaries stay in cache.
+        rows = max(1, SPLAT_SAMPLES // max(frame.shape[1], 1))
+        for top in range(0, frame.shape[0], rows):
+            part = (slice(top, top + rows), slice(None))
+            w = base if weight is None else base * weight[part]
+            _splat_rows(frame[part], to_hr @ transform @ _shifted(0, top), w,
+                        (height, width), value_sum, weight_sum)
+    inner = (slice(1, -1), slice(1, -1))
+    return (value_sum.reshape(height + 2, width + 2)[inner],
+            weight_sum.reshape(height + 2, width + 2)[inner])
 
 
-def _within_window(frame: np.ndarray, transform: np.ndarray, origin: tuple[float, float],
+#: Samples splatted at a time (rows of a frame): their float64 temporaries fit in cache.
+SPLAT_SAMPLES = 1 << 16
+
+
+def _shifted(x: float, y: float) -> np.ndarray:
+    """3x3: a translation by (x, y)."""
+    return np.array([[1, 0, x], [0, 1, y], [0, 0, 1.0]])
+
+
+def _splat_rows(values: np.ndarray, to_hr: np.ndarray, w: float | np.ndarray,
+                shape: tuple[int, int], value_sum: np.ndarray, weight_sum: np.ndarray) -> None:
+    """Adds samples ``values`` (h x w, placed on the HR grid by ``to_hr``), each of weight
+    ``w``, to the flat sums over the grid of ``shape`` with its one-pixel rim."""
+    height, width = shape
+    px, py = mapped_positions(to_hr, values.shape)
+    x0, y0 = np.floor(px), np.floor(py)
+    fx, fy = px - x0, py - y0
+    columns = [np.clip(x0 + dx, -1, width).astype(np.intp).ravel() + 1 for dx in (0, 1)]
+    rows = [(np.clip(y0 + dy, -1, height).astype(np.intp).ravel() + 1) * (width + 2)
+            for dy in (0, 1)]
+    along = (w * (1 - fx), w * fx)  # as w * (1 - fx) * (1 - fy) and so on: the same roundings
+    flat = values.astype(np.float64).ravel()
+    # The four bilinear corners of every sample (ufunc.at adds repeated indices up).
+    for dy, across in ((0, 1 - fy), (1, fy)):
+        for dx in (0, 1):
+            where = rows[dy] + columns[dx]
+            share = (along[dx] * across).ravel()
+            np.add.at(weight_sum, where, share)
+            share *= flat
+            np.add.at(value_sum, where, share)
+
+
+def within_window(frame: np.ndarray, transform: np.ndarray, origin: tuple[float, float],
                    size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
     """The part of ``frame`` that lands in the window (plus a 2 px rim), with its transform:
     a digital zoom splats a sixteenth of each frame, not all of it."""
@@ -132,7 +160,7 @@ def window_cut(frame: Frame, origin: tuple[float, float], size: tuple[int, int]
     """(rows, columns) of the part of a frame that lands in a reference window; a mosaic's
     start at even offsets, so its colour phase is unchanged."""
     transform = frame.transform if frame.transform is not None else np.eye(3)
-    _, _, (rows, cols) = _within_window(pixels_of(frame), transform, origin, size)
+    _, _, (rows, cols) = within_window(pixels_of(frame), transform, origin, size)
     top, left = rows.start, cols.start
     if frame.layout == "cfa":
         top, left = top - top % 2, left - left % 2
@@ -149,13 +177,14 @@ def crop_to_window(frame: Frame, origin: tuple[float, float], size: tuple[int, i
 
 def classical_estimate(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
                        origin: tuple[int, int], size: tuple[int, int], start: np.ndarray,
-                       iterations: int, weights: list[np.ndarray] | None = None) -> np.ndarray:
+                       iterations: int, weights: list[np.ndarray] | None = None,
+                       models: list[SensorModel] | None = None) -> np.ndarray:
     """``iterations`` of back-projection (``CLASSICAL_STEP``) from ``start`` (H x W) on the
     HR grid of the window, with the frames' parts that land in it (``weights``: per frame
-    and pixel, as :func:`splat`'s)."""
-    estimate = back_project(window_models(frames, transforms, scale, origin, size, weights),
-                            start[..., None], iterations, CLASSICAL_STEP)
-    return estimate[..., 0]
+    and pixel, as :func:`splat`'s), through ``models`` (default: :func:`window_models`)."""
+    if models is None:
+        models = window_models(frames, transforms, scale, origin, size, weights)
+    return back_project(models, start[..., None], iterations, CLASSICAL_STEP)[..., 0]
 
 
 def window_models(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
@@ -166,7 +195,7 @@ def window_models(frames: list[np.ndarray], transforms: list[np.ndarray], scale:
     grid = Grid(scale, (float(origin[0]), float(origin[1])), size)
     models = []
     for index, (frame, transform) in enumerate(zip(frames, transforms)):
-        part, moved, kept = _within_window(frame, transform, origin, size)
+        part, moved, kept = within_window(frame, transform, origin, size)
         if part.size:
             agreement = None if weights is None else weights[index][kept]
             models.append(SensorModel(Frame(Path(f"frame {index}"), pixels=part, layout="gray",
@@ -177,10 +206,12 @@ def window_models(frames: list[np.ndarray], transforms: list[np.ndarray], scale:
 def network_input(frames: list[np.ndarray], transforms: list[np.ndarray], scale: int,
                   origin: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None,
                   weights: list[np.ndarray] | None = None,
-                  classical_iterations: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                  classical_iterations: int = 0,
+                  models: list[SensorModel] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(input h x w x C, bicubic base H x W) for grey frames (frame 0 the reference);
     C = :func:`input_channels` (the classical estimate's planes when
-    ``classical_iterations`` > 0).
+    ``classical_iterations`` > 0, made through ``models`` when given: the window's
+    :func:`window_models`, built once by a caller that needs them again).
 
     ``origin``/``size`` pick a window of the reference (whole frame by default)."""
     if size is None:
@@ -188,13 +219,38 @@ def network_input(frames: list[np.ndarray], transforms: list[np.ndarray], scale:
     x, y = origin
     reference = frames[0][y:y + size[0], x:x + size[1]].astype(np.float32)
     base = bicubic(reference, scale)
-    value_sum, weight_sum = splat(frames, transforms, scale, origin, size, weights)
-    mean = np.where(weight_sum > 1e-6, value_sum / np.maximum(weight_sum, 1e-6), base)
-    mean = mean.astype(np.float32)
-    density = (weight_sum / (1.0 + weight_sum)).astype(np.float32)
-    planes = [reference[..., None], space_to_depth(mean, scale), space_to_depth(density, scale)]
+    mean, density = splat_mean(*splat(frames, transforms, scale, origin, size, weights), base)
+    cells = scale * scale
+    features = np.empty((*reference.shape, input_channels(scale, classical_iterations > 0)),
+                        np.float32)
+    features[..., 0] = reference
+    _space_to_depth_into(mean, scale, features[..., 1:1 + cells])
+    _space_to_depth_into(density, scale, features[..., 1 + cells:1 + 2 * cells])
     if classical_iterations > 0:
         estimate = classical_estimate(frames, transforms, scale, origin, size, mean,
-                                      classical_iterations, weights)
-        planes.append(space_to_depth(estimate, scale))
-    return np.concatenate(planes, axis=2).astype(np.float32), base.astype(np.float32)
+                                      classical_iterations, weights, models)
+        _space_to_depth_into(estimate, scale, features[..., 1 + 2 * cells:])
+    return features, base.astype(np.float32, copy=False)
+
+
+def splat_mean(value_sum: np.ndarray, weight_sum: np.ndarray, base: np.ndarray,
+               rows: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, density), float32: the splat's weighted mean (``base`` where no sample landed)
+    and w / (1 + w), computed in float64 a few ``rows`` at a time (no HR-sized float64
+    temporaries)."""
+    mean = np.empty(base.shape, np.float32)
+    density = np.empty(base.shape, np.float32)
+    for top in range(0, base.shape[0], rows):
+        band = slice(top, top + rows)
+        value, weight = value_sum[band], weight_sum[band]
+        mean[band] = np.where(weight > 1e-6, value / np.maximum(weight, 1e-6), base[band])
+        density[band] = weight / (1.0 + weight)
+    return mean, density
+
+
+def _space_to_depth_into(image: np.ndarray, scale: int, out: np.ndarray) -> None:
+    """:func:`space_to_depth` of ``image`` written into ``out`` (h x w x s*s, a view of
+    channels of a larger array) without an intermediate copy."""
+    h, w = out.shape[:2]
+    blocks = image[:h * scale, :w * scale].reshape(h, scale, w, scale).transpose(0, 2, 1, 3)
+    out.reshape(h, w, scale, scale)[...] = blocks

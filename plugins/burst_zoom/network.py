@@ -16,7 +16,9 @@ from burstlib.exposure import shared_gain
 from burstlib.colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burstlib.arrays import normalized
 
-from .features import bicubic, depth_to_space, input_channels, network_input, space_to_depth
+from .classical import SensorModel, back_project, back_project_validated, hold_out
+from .features import (bicubic, depth_to_space, input_channels, network_input,
+                       space_to_depth, window_models, within_window)
 from .motion import motion_weights
 from burstlib.litert import TiledModel, stitch
 
@@ -93,26 +95,51 @@ def luma(frame: Frame) -> np.ndarray:
 #: (about a pixel per iteration) and the network's receptive field (6 px).
 INPUT_BLOCK = 512
 INPUT_CONTEXT = 16
+#: A window of at most this many HR pixels is built in one piece instead (a digital zoom of
+#: a 12 MP frame: 12 M, about 1 GB with its sensor models): blocks overlap (the last ones
+#: are moved inwards to keep their size), so a 1000 x 750 window was built twice over, and
+#: the window's sensor models, built once, serve the refinement too. The result is the
+#: block-wise one to float32 rounding (1e-4 at most): every kept part of a block had more
+#: context than anything reaches.
+WHOLE_WINDOW_PIXELS = 16_000_000
+
+
+def built_whole(size: tuple[int, int], scale: int) -> bool:
+    """Whether a window of ``size`` (h, w) input pixels is built in one piece."""
+    return size[0] * size[1] * scale * scale <= WHOLE_WINDOW_PIXELS
 
 
 def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: list[np.ndarray],
                        origin: tuple[int, int], size: tuple[int, int],
-                       ensemble: int = 1, weights: list[np.ndarray] | None = None) -> np.ndarray:
-    """The network's HR Y for a window of the reference (frame 0), block by block.
+                       ensemble: int = 1, weights: list[np.ndarray] | None = None,
+                       models: list[SensorModel] | None = None) -> np.ndarray:
+    """The network's HR Y for a window of the reference (frame 0), in one piece or, beyond
+    ``WHOLE_WINDOW_PIXELS``, block by block.
 
     ``ensemble`` > 1 averages the network over that many orientations of its input (flips
-    and transposes of the whole burst, undone on the output): the usual self-ensemble."""
+    and transposes of the whole burst, undone on the output): the usual self-ensemble.
+    ``models``: the window's :func:`.features.window_models`, when the caller has them."""
     model = model.for_frames(len(lumas))
     block = (min(INPUT_BLOCK, size[0]), min(INPUT_BLOCK, size[1]))
-    residual = stitch(size[0], size[1], block, INPUT_CONTEXT, model.scale,
-                      lambda y0, x0: _residual_of_block(model, lumas, transforms,
-                                                        (origin[0] + x0, origin[1] + y0),
-                                                        block, ensemble, weights))
+    if built_whole(size, model.scale):
+        if model.classical_iterations > 0 and models is None:
+            models = window_models(lumas, transforms, model.scale, origin, size, weights)
+        features, base = network_input(lumas, transforms, model.scale, origin, size, weights,
+                                       model.classical_iterations, models)
+        residual = _network_residual(model, features, ensemble)
+    else:
+        residual = stitch(size[0], size[1], block, INPUT_CONTEXT, model.scale,
+                          lambda y0, x0: _residual_of_block(model, lumas, transforms,
+                                                            (origin[0] + x0, origin[1] + y0),
+                                                            block, ensemble, weights))
+        x, top = origin
+        base = bicubic(lumas[0][top:top + size[0], x:x + size[1]].astype(np.float32),
+                       model.scale)
     # The grid is judged over the whole window: its neighbourhood reaches beyond a block's
     # context.
-    x, top = origin
-    base = bicubic(lumas[0][top:top + size[0], x:x + size[1]].astype(np.float32), model.scale)
-    return base + without_grid(residual, model.scale)
+    _remove_grid(residual, model.scale)
+    residual += base
+    return residual
 
 
 def _residual_of_block(model: LoadedModel, lumas: list[np.ndarray],
@@ -120,9 +147,16 @@ def _residual_of_block(model: LoadedModel, lumas: list[np.ndarray],
                        size: tuple[int, int], ensemble: int,
                        weights: list[np.ndarray] | None) -> np.ndarray:
     """The network's HR residual over the bicubic base for one block of the window."""
-    features, base = network_input(lumas, transforms, model.scale, origin, size, weights,
-                                   classical_iterations=model.classical_iterations)
-    residual = np.zeros(base.shape, np.float32)
+    features, _ = network_input(lumas, transforms, model.scale, origin, size, weights,
+                                classical_iterations=model.classical_iterations)
+    return _network_residual(model, features, ensemble)
+
+
+def _network_residual(model: LoadedModel, features: np.ndarray, ensemble: int) -> np.ndarray:
+    """The network's HR residual over the bicubic base (H x W) for its input ``features``,
+    averaged over ``ensemble`` orientations."""
+    residual = np.zeros((features.shape[0] * model.scale, features.shape[1] * model.scale),
+                        np.float32)
     orientations = ORIENTATIONS[:max(1, ensemble)]
     for orientation in orientations:
         out = model.runner(oriented_features(features, model.scale, orientation))
@@ -149,16 +183,23 @@ def without_grid(residual: np.ndarray, scale: int) -> np.ndarray:
     at exactly the cell's period across a neighbourhood, so what is removed is each phase's
     local mean minus the mean over phases (a ramp, for which bicubic is exact, has a zero
     residual and is untouched)."""
+    out = residual.copy()
+    _remove_grid(out, scale)
+    return out
+
+
+def _remove_grid(residual: np.ndarray, scale: int) -> None:
+    """:func:`without_grid` in place (the same values, without HR-sized copies)."""
     height, width = residual.shape[0] // scale, residual.shape[1] // scale
     if height == 0 or width == 0:
-        return residual
+        return
     cells = space_to_depth(residual, scale)  # h x w x s*s: one plane per phase
-    deviation = cells - cells.mean(axis=2, keepdims=True)
-    grid = cv2.GaussianBlur(deviation, (0, 0), GRID_SIGMA, borderType=cv2.BORDER_REFLECT)
+    cells -= cells.mean(axis=2, keepdims=True)  # each phase's deviation from their mean
+    grid = cv2.GaussianBlur(cells, (0, 0), GRID_SIGMA, borderType=cv2.BORDER_REFLECT)
     grid = grid if grid.ndim == 3 else grid[..., None]
-    out = residual.copy()
-    out[:height * scale, :width * scale] -= depth_to_space(grid, scale)
-    return out
+    # Subtracted through a view of the residual's cells: depth-to-space without its copy.
+    fine = residual[:height * scale, :width * scale].reshape(height, scale, width, scale)
+    fine -= grid.reshape(height, width, scale, scale).transpose(0, 2, 1, 3)
 
 
 def orient(image: np.ndarray, orientation: int) -> np.ndarray:
@@ -210,11 +251,15 @@ def run_network(model: LoadedModel, frames: list[Frame], origin: tuple[int, int]
     lumas = [lumas[0], *(l * np.float32(shared_gain(lumas[0], transforms[0], l, t))
                          for l, t in zip(lumas[1:], transforms[1:]))]
     weights = motion_weights(frames) if len(frames) > 1 else None
-    y = super_resolve_luma(model, lumas, transforms, origin, size, ensemble, weights)
+    models = None  # the window's sensor models, built once for the input and the refinement
+    if len(frames) > 1 and built_whole(size, model.scale) and \
+            (refine > 0 or model.for_frames(len(frames)).classical_iterations > 0):
+        models = window_models(lumas, transforms, model.scale, origin, size, weights)
+    y = super_resolve_luma(model, lumas, transforms, origin, size, ensemble, weights, models)
     refined = 0
     if refine > 0 and len(frames) > 1:
         y, refined = refine_luma(y, lumas, transforms, model.scale, origin, size, refine,
-                                 weights)
+                                 weights, models)
     reference = normalized(frames[0])
     if reference.ndim == 2:
         return np.clip(y, 0.0, 1.0).astype(np.float32), "gray", refined
@@ -234,26 +279,49 @@ def merged_chroma(frames: list[Frame], transforms: list[np.ndarray], origin: tup
     fewer than half the frames disagree)."""
     x0, y0 = origin
     height, width = size
-    reference = _as_yuv(frames[0])
-    out = reference[y0:y0 + height, x0:x0 + width].copy()
+    window = normalized(frames[0])[y0:y0 + height, x0:x0 + width]
+    out = _as_yuv(frames[0].layout, window).copy()
     if len(frames) == 1:
         return out
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1.0]])
-    stack = np.full((len(frames), height, width, 2), np.nan, np.float32)
-    stack[0] = out[..., 1:]
+    # Frames last, so that each pixel's values lie together for the sort.
+    stack = np.empty((height, width, 2, len(frames)), np.float32)
+    stack[..., 0] = out[..., 1:]
+    count = np.ones((height, width, 2), np.uint8)  # the numbers (not NaN) per pixel
     for index, (frame, transform) in enumerate(zip(frames[1:], transforms[1:]), start=1):
-        to_window = shift @ transform
-        warped = cv2.warpPerspective(_as_yuv(frame)[..., 1:], to_window, (width, height),
+        # Only the part of the frame that lands in the window (and a rim) is converted and
+        # warped: the same values from a sixteenth to a quarter of the pixels (digital zooms).
+        part, moved, _ = within_window(normalized(frame), transform, origin, size)
+        if not part.size:
+            stack[..., index] = np.nan
+            continue
+        chroma = np.ascontiguousarray(_as_yuv(frame.layout, part)[..., 1:])
+        warped = cv2.warpPerspective(chroma, shift @ moved, (width, height),
                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                      borderValue=(np.nan, np.nan))
-        stack[index] = warped
-    out[..., 1:] = np.nanmedian(stack, axis=0)
+        stack[..., index] = warped
+        count += ~np.isnan(warped)
+    out[..., 1:] = nan_median(stack, count)
     return out
 
 
-def _as_yuv(frame: Frame) -> np.ndarray:
-    values = normalized(frame)
-    return values if frame.layout == "yuv" else rgb_to_yuv(values)
+def nan_median(values: np.ndarray, count: np.ndarray | None = None) -> np.ndarray:
+    """``np.nanmedian(values, axis=-1)`` (the same values; at least one a number per pixel)
+    by one sort, in place (``values`` is left sorted), a tenth of the time: NaNs sort last,
+    and the median of the n numbers before them is the mean of the (n - 1) // 2-th and
+    n // 2-th. ``count``: n per pixel, when the caller knows it."""
+    values.sort(axis=-1)
+    if count is None:
+        count = np.count_nonzero(~np.isnan(values), axis=-1)
+    count = count.astype(np.intp)[..., None]
+    low = np.take_along_axis(values, (count - 1) // 2, axis=-1)
+    high = np.take_along_axis(values, count // 2, axis=-1)
+    return ((low + high) / low.dtype.type(2))[..., 0]
+
+
+def _as_yuv(layout: str | None, values: np.ndarray) -> np.ndarray:
+    """A frame's normalised ``values`` (or a part of them) as YUV."""
+    return values if layout == "yuv" else rgb_to_yuv(values)
 
 
 #: The most data-consistency iterations after the network.
@@ -262,15 +330,14 @@ REFINE_ITERATIONS = 40
 
 def refine_luma(y: np.ndarray, lumas: list[np.ndarray], transforms: list[np.ndarray],
                 scale: int, origin: tuple[int, int], size: tuple[int, int],
-                holdout: float, weights: list[np.ndarray] | None = None
-                ) -> tuple[np.ndarray, int]:
+                holdout: float, weights: list[np.ndarray] | None = None,
+                models: list[SensorModel] | None = None) -> tuple[np.ndarray, int]:
     """The network's Y made consistent with the frames by back-projection through the box
     sensor, for as long as the held-out pixels say it helps: at low noise the frames hold
-    more than the network restored; at high noise no iteration is kept."""
-    from .classical import back_project, back_project_validated, hold_out
-    from .features import window_models
-
-    models = window_models(lumas, transforms, scale, origin, size, weights)
+    more than the network restored; at high noise no iteration is kept. ``models``: the
+    window's :func:`.features.window_models`, when the caller has them."""
+    if models is None:
+        models = window_models(lumas, transforms, scale, origin, size, weights)
     # Patience 1: the network's output is already close, so the first iteration that does
     # not help ends it (on a noisy 12 MP burst: two iterations, not four).
     # The reference's pixels are held out too (the network saw every pixel, so its output
