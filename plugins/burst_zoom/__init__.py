@@ -238,7 +238,7 @@ class WindowParams:
                                  "center or x,y,w,h in the decoded frames' pixels",
                        check=check_field)
     margin: float = param(0.5, "kept around the window on each side, as a fraction of its "
-                               "longer side (at least 64 px): registration needs context "
+                               "longer side (64 to 256 px): registration needs context "
                                "(less than 0.5 registers small frames poorly) and room for "
                                "the hand-held drift", low=0)
 

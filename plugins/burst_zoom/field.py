@@ -57,15 +57,19 @@ def in_decoded_frame(burst: Burst, x: float, y: float, w: int, h: int) -> list[f
 
 
 MIN_MARGIN = 64  # px
+#: px: beyond this a margin adds registration time, not accuracy, and 256 px is more drift
+#: than a hand-held burst shows (a 12 MP zoom4x cut 3.5 MP per frame with half its 1000 px
+#: window around it, 1.9 MP with this)
+MAX_MARGIN = 256
 
 
 def cut_box(field: str, scale: int, height: int, width: int,
             margin: float) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the window plus ``margin`` (a fraction of its longer
-    side, at least MIN_MARGIN px), inside the frame, with even left and top (a Bayer mosaic
-    keeps its colour phase)."""
+    side, from MIN_MARGIN to MAX_MARGIN px), inside the frame, with even left and top (a
+    Bayer mosaic keeps its colour phase)."""
     x, y, w, h = window(field, scale, height, width)
-    margin = max(MIN_MARGIN, margin * max(w, h))
+    margin = min(MAX_MARGIN, max(MIN_MARGIN, margin * max(w, h)))
     left = max(0, math.floor(x - margin)) // 2 * 2
     top = max(0, math.floor(y - margin)) // 2 * 2
     right = min(width, math.ceil(x + w + margin))
