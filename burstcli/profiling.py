@@ -36,12 +36,13 @@ reset, so each figure is an upper bound for its stage.
 from __future__ import annotations
 
 import contextvars
+import ctypes
 import dataclasses
 import functools
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Literal
@@ -145,6 +146,24 @@ def memory_scope() -> MemoryScope:
     return "stage" if reset_peak_rss() else "process"
 
 
+def return_free_memory() -> None:
+    """Hand the C heap's free memory back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). A stage's large temporaries are freed to the heap, and glibc keeps them (the
+    developing threads' arenas above all): at 48 MP a gigabyte that the next stage would
+    count as its own and that the machine could use."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
 def reset_peak_rss() -> bool:
     """Reset the process's peak resident set to what it holds now; False where not allowed."""
     try:
@@ -206,8 +225,10 @@ class StageMeter:
             # A reset is process-wide: while another thread's stage is being measured (a Dask
             # worker running bursts as threads), resetting would cut its peak short, so the
             # figures are left as upper bounds instead.
-            if _active_meters == 0 and memory_scope() == "stage":
-                reset_peak_rss()
+            if _active_meters == 0:
+                return_free_memory()
+                if memory_scope() == "stage":
+                    reset_peak_rss()
             _active_meters += 1
         self._token = _current.set(self.timer)
         self._began = time.perf_counter()

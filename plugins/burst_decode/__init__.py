@@ -18,6 +18,7 @@ from burstcli import Burst, ExifInfo, Frame, hookimpl, param, stage
 from burstcli.errors import BadFileError
 from burstcli.profiling import frame_timer
 from burstlib.arrays import pixels_of
+from burstlib.spill import is_spilled, spilled
 
 from .exif import merge, read_exif
 from .readers import IMAGE_EXTENSIONS, RAW_EXTENSIONS, read_file
@@ -28,6 +29,10 @@ class DecodeParams:
     on_bad_frame: Literal["skip", "fail"] = param(
         "skip", "skip: drop an unreadable frame with a warning and go on with the others; "
                 "fail: the whole burst fails")
+    memory_mb: int = param(
+        1024, "frames beyond this many MB in all (the first frame's size times their number) "
+              "are kept in a temporary file, memory-mapped, not in memory (10 x 48 MP JPEG "
+              "frames are 1.4 GB; see develop.frames' memory_mb); 0: always in memory", low=0)
 
 
 @stage("decode", DecodeParams, needs=(), provides=("pixels",))
@@ -51,10 +56,13 @@ def decode(burst: Burst, params: DecodeParams) -> Burst:
     files with their reasons, the burst's layout and shape.
     """
     decoded, skipped, timer = [], [], frame_timer()
+    budget = params.memory_mb * 2 ** 20
     for frame in burst.frames:
         try:
             with timer.time(frame):
                 decoded.append(_decode_frame(frame))
+                if budget and pixels_of(decoded[0]).nbytes * len(burst.frames) > budget:
+                    decoded[-1] = decoded[-1].replace(pixels=spilled(pixels_of(decoded[-1])))
         except BadFileError as exc:
             if params.on_bad_frame == "fail":
                 raise
@@ -71,7 +79,8 @@ def decode(burst: Burst, params: DecodeParams) -> Burst:
     return out.with_note("decode", {"skipped": [{"path": str(e.path), "reason": e.reason}
                                                 for e in skipped],
                                     "layout": kept[0].layout,
-                                    "shape": list(pixels_of(kept[0]).shape)})
+                                    "shape": list(pixels_of(kept[0]).shape),
+                                    "kept_in_file": is_spilled(pixels_of(kept[0]))})
 
 
 def _decode_frame(frame: Frame) -> Frame:

@@ -17,10 +17,10 @@ import rawpy
 from burstcli import Burst, Development, Frame, NoParams, RawInfo, hookimpl, param, stage
 from burstcli.errors import StageError
 from burstcli.model import Layout
-from burstcli.profiling import frame_timer
+from burstcli.profiling import frame_timer, return_free_memory
 from burstcli.writers import Writer
 from burstlib.arrays import cfa_site_indices, normalize_raw, pixels_of
-from burstlib.spill import spilled
+from burstlib.spill import release, spilled
 
 from .balance import white_balance_gains
 from .dngout import check_raw_files, write_dng
@@ -231,7 +231,10 @@ def develop_frames(burst: Burst, params: FramesParams) -> Burst:
             else params.others
         with timer.time(frames[index]):
             frame = _developed_frame(frames[index], dataclasses.replace(params, demosaic=method))
-            return frame.replace(pixels=spilled(pixels_of(frame))) if spill else frame
+            if spill:
+                frame = frame.replace(pixels=spilled(pixels_of(frame)))
+            return_free_memory()  # LibRaw's and the bands' temporaries, kept by the heap
+            return frame
 
     with ThreadPoolExecutor(max_workers=min(len(raw_indices), os.cpu_count() or 1) or 1) as pool:
         developed = pool.map(develop_one, raw_indices)
@@ -281,6 +284,7 @@ def _developed_frame(frame: Frame, params: DevelopParams) -> Frame:
         linear = _to_srgb_primaries(_camera_rgb(pixels[start:stop], raw, layout, params), raw)
         encoded = _encode(np.clip(linear, 0.0, 1.0), params.output)
         out[top:bottom] = _to_uint16(encoded[top - start:bottom - start])
+    release(pixels)  # a mosaic kept in a file (burstlib.spill): read, let go
     # The RAW metadata no longer describes these values (its noise profile least of all).
     return frame.replace(pixels=out, layout="rgb", raw=None)
 

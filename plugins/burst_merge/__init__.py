@@ -11,6 +11,7 @@ import numpy as np
 
 from burstcli import Burst, Frame, hookimpl, param, stage
 from burstcli.errors import StageError
+from burstcli.profiling import return_free_memory
 from burstlib.agreement import (MERGE_BOUNDS, agreement_weight, plane_of, proxy_noise, proxy_of,
                                 quantisation_floor, sample_noise)
 from burstlib.arrays import (channel_mean, grey_proxy, noise_coefficients, normalized, per_pixel,
@@ -41,8 +42,8 @@ def _registered(burst: Burst) -> tuple[int, list[int]]:
 
 def _result(burst: Burst, merged: np.ndarray, stage_name: str, note: dict) -> Burst:
     layout = burst.reference_frame.layout or "rgb"
-    return burst.replace(image=merged.astype(np.float32), image_layout=layout).with_note(
-        stage_name, note)
+    return burst.replace(image=merged.astype(np.float32, copy=False),
+                         image_layout=layout).with_note(stage_name, note)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +156,7 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     window = Window.central(reference.shape)
     held_out = _held_out(burst, others, reference.shape) if validated else []
     sums = _robust_sums(burst, others, reference, noise, params, window, held_out)
+    del noise  # 48 MP: 192 MB the rest does without
     # The frames' measured disagreement says when the noise model is too high (texture
     # taken for noise on a small frame): never shrink more than the frames show.
     factors = sums.factors
@@ -175,6 +177,7 @@ def merge_robust(burst: Burst, params: RobustParams) -> Burst:
     merged /= per_pixel(sums.weight, merged)
     if sums.held:
         merged = _blend(reference, merged, share)
+    del reference  # nor does the shrinkage need it (48 MP RGB: 576 MB)
     if variance is not None:  # strength > 0
         frames = effective_frames(share, sums.weight)
         shrunk = shrink_residual_noise(merged, variance, strength, frames)
@@ -222,6 +225,8 @@ def _robust_sums(burst: Burst, others: list[int], reference: np.ndarray, noise: 
         warped *= per_pixel(agree, warped)
         sums.total += warped
         sums.weight += agree
+        del warped, valid, agree, covered, seen
+        return_free_memory()  # each frame's temporaries (the heap keeps them otherwise)
     return sums
 
 

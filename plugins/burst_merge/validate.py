@@ -211,4 +211,5 @@ def effective_frames(share: np.ndarray, weight: np.ndarray) -> np.ndarray:
     its noise variance over the single frame's is ((1 - a) + a / W)^2 + a^2 (W - 1) / W^2."""
     own = (1.0 - share) + share / weight
     variance = own * own + share * share * (weight - 1.0) / (weight * weight)
-    return (1.0 / np.maximum(variance, 1e-6)).astype(np.float32)
+    np.maximum(variance, 1e-6, out=variance)
+    return np.divide(1.0, variance, out=variance).astype(np.float32, copy=False)

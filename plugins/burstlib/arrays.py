@@ -39,12 +39,13 @@ def normalized(frame: Frame) -> np.ndarray:
     """
     pixels = pixels_of(frame)
     if frame.layout in ("cfa", "linear_raw") and frame.raw is not None:
-        return normalize_raw(pixels, frame.raw, frame.layout)
-    if pixels.dtype.kind in "ui":
+        values = normalize_raw(pixels, frame.raw, frame.layout)
+    elif pixels.dtype.kind in "ui":
         values = _scaled(pixels, 0.0, 1.0 / np.iinfo(pixels.dtype).max)
-        release(pixels)  # a frame kept in a file (burstlib.spill): its pages read, let go
-        return values
-    return pixels.astype(np.float32, copy=False)
+    else:
+        return pixels.astype(np.float32, copy=False)
+    release(pixels)  # a frame kept in a file (burstlib.spill): its pages read, let go
+    return values
 
 
 def normalize_raw(pixels: np.ndarray, raw: RawInfo, layout: str) -> np.ndarray:

@@ -78,3 +78,23 @@ def test_develop_frames_spills_past_its_memory_budget():
     assert filed.notes["develop.frames"]["kept_in_file"] is True
     for a, b in zip(filed.frames, develop_frames(big, params).frames):
         assert is_spilled(a.pixels) and np.array_equal(a.pixels, b.pixels)
+
+
+def test_decode_spills_past_its_memory_budget(tmp_path):
+    """Frames that would take more than memory_mb are read into temporary files; the burst
+    is the same."""
+    import imageio.v3 as iio
+
+    from burst_decode import decode
+
+    rng = np.random.default_rng(2)
+    for index in range(3):
+        iio.imwrite(tmp_path / f"f{index}.png", rng.integers(0, 255, (400, 700, 3), np.uint8))
+    burst = Burst(name="b", source=tmp_path,
+                  frames=tuple(Frame(p) for p in sorted(tmp_path.glob("*.png"))))
+    params = decode.params_type()
+    kept = decode(burst, params)
+    filed = decode(burst, dataclasses.replace(params, memory_mb=1))  # 2.5 MB of frames
+    assert not kept.notes["decode"]["kept_in_file"] and filed.notes["decode"]["kept_in_file"]
+    for a, b in zip(kept.frames, filed.frames):
+        assert is_spilled(b.pixels) and np.array_equal(a.pixels, b.pixels)
