@@ -330,40 +330,62 @@ params:
 QUALITY_TOLERANCE = (0.1, 0.5)
 
 
-def quality(work: Path, bursts: int) -> None:
+def quality(bursts: int) -> None:
     """Print the merge benchmark's DNG rows for denoise and its all-AHD peer (one run), the
-    difference per band and whether any band lost more than QUALITY_TOLERANCE; then the
-    upscale benchmark's DNG rows (upscale4x, the zoom presets' network, beside bicubic and
-    ECC + back-projection)."""
-    peer = work / "denoise-all-ahd.yaml"
-    peer.write_text(FULL_DENOISE, encoding="utf-8")
-    print(f"\n== quality: burst bench merge --kinds dng --bursts {bursts} "
-          f"--presets denoise,{peer.name}", flush=True)
-    text = _bench(["merge", "--kinds", "dng", "--bursts", str(bursts), "--presets",
-                   f"denoise,{peer}"])
+    difference per band and the verdict against QUALITY_TOLERANCE; then the upscale
+    benchmark's DNG rows (upscale4x, the zoom presets' network, beside bicubic and ECC +
+    back-projection)."""
+    with tempfile.TemporaryDirectory() as folder:  # no comma in the --presets list
+        peer = Path(folder) / "denoise-all-ahd.yaml"
+        peer.write_text(FULL_DENOISE, encoding="utf-8")
+        print(f"\n== quality: burst bench merge --kinds dng --bursts {bursts} "
+              f"--presets denoise,{peer.name}", flush=True)
+        text = _bench(["merge", "--kinds", "dng", "--bursts", str(bursts), "--presets",
+                       f"denoise,{peer}"])
     table = text[text.index("Gain over the reference"):].rstrip().splitlines()
     print("\n".join(table))
-    differences = []
-    print(f"\n{'noise':8} {'set':6} {'denoise':>8} {'all-AHD':>8} {'diff':>6}")
-    for line in table[2:]:
-        fields = line.split()
-        cells = re.findall(r"[+-]\d+\.\d+", line.split(None, 6)[6])
-        per_method = 2 if fields[2] == "moving" else 1
-        ours, full = (float(cells[per_method * i]) for i in (4, 5))  # static part of each
-        differences.append(ours - full)
-        print(f"{fields[1]:8} {fields[2]:6} {ours:+8.2f} {full:+8.2f} {ours - full:+6.2f}")
-    mean, worst = statistics.mean(differences), min(differences)
-    verdict = "yes" if mean >= -QUALITY_TOLERANCE[0] and worst >= -QUALITY_TOLERANCE[1] else "NO"
-    print(f"denoise as good as all-AHD (mean over bands >= -{QUALITY_TOLERANCE[0]} dB, worst "
-          f">= -{QUALITY_TOLERANCE[1]} dB): {verdict} (mean {mean:+.2f}, worst {worst:+.2f})")
+    _print_verdict(_static_gains(table[2:]))
     print(f"\n== quality: burst bench upscale --scale 4 --kinds dng --bursts {bursts}", flush=True)
     text = _bench(["upscale", "--scale", "4", "--kinds", "dng", "--bursts", str(bursts)])
     print(text[text.index("Y-PSNR dB"):].rstrip())
 
 
+#: The merge summary's rows: kind, band, set, n, ref dB and limit take 40 characters, then one
+#: 15-character cell per method (the textbook peers first, then the presets) and a space.
+ROW_PREFIX, CELL = 40, 16
+
+
+def _static_gains(rows: list[str]) -> list[tuple[str, str, float, float]]:
+    """(band, set, denoise, all-AHD) per summary row: each preset's gain on the static part
+    (the first number of a "static/moving" cell; nan and inf read as such)."""
+    from burst_bench.merge_bench import PEERS
+
+    gains = []
+    for row in rows:
+        fields = row.split()
+        ours, full = (float(row[start:start + CELL - 1].split("/")[0])
+                      for start in (ROW_PREFIX + CELL * (len(PEERS) + i) for i in (0, 1)))
+        gains.append((fields[1], fields[2], ours, full))
+    return gains
+
+
+def _print_verdict(gains: list[tuple[str, str, float, float]]) -> None:
+    print(f"\n{'noise':8} {'set':6} {'denoise':>8} {'all-AHD':>8} {'diff':>6}")
+    for band, kind, ours, full in gains:
+        print(f"{band:8} {kind:6} {ours:+8.2f} {full:+8.2f} {ours - full:+6.2f}")
+    differences = [ours - full for _, _, ours, full in gains]
+    mean, worst = statistics.mean(differences), min(differences)
+    verdict = "yes" if mean >= -QUALITY_TOLERANCE[0] and worst >= -QUALITY_TOLERANCE[1] else "NO"
+    print(f"denoise as good as all-AHD (mean over bands >= -{QUALITY_TOLERANCE[0]} dB, worst "
+          f">= -{QUALITY_TOLERANCE[1]} dB): {verdict} (mean {mean:+.2f}, worst {worst:+.2f})")
+
+
 def _bench(arguments: list[str]) -> str:
-    done = subprocess.run([str(BIN / "burst"), "bench", *arguments], check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run([str(BIN / "burst"), "bench", *arguments], capture_output=True,
+                          text=True)
+    if done.returncode:
+        raise RuntimeError(f"burst bench {' '.join(arguments)} exited {done.returncode}:\n"
+                           f"{done.stderr[-3000:]}")
     return done.stdout
 
 
@@ -444,7 +466,7 @@ def main() -> None:
         if args.repeats < 1:
             print("--repeats 0: bursts written, nothing timed")
             if args.quality > 0:
-                quality(work, args.quality)
+                quality(args.quality)
             return
         results: dict[tuple[str, str], list[Sample]] = {}
         failures: dict[tuple[str, str], str] = {}
@@ -503,7 +525,7 @@ def main() -> None:
                     print(f"\n-- {case.name}: burst enhance --preset {preset} --profile\n"
                           + text.profile_text.rstrip())
         if args.quality > 0:
-            quality(work, args.quality)
+            quality(args.quality)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -31,6 +31,10 @@ the process's peak since it started (``getrusage``'s ``ru_maxrss``) and the prof
 in its worker process, but executors that run several bursts as threads of one process (a
 Dask worker with several threads) mix their figures: while stages overlap, the peak is not
 reset, so each figure is an upper bound for its stage.
+
+Before every stage (measured or not, ``--profile`` or not) the runner also hands the C heap's
+free memory back to the system (:func:`return_free_memory`): what the previous stage freed
+would otherwise stay with the process (a gigabyte at 48 MP) and count as the next one's.
 """
 
 from __future__ import annotations

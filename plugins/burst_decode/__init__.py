@@ -30,9 +30,10 @@ class DecodeParams:
         "skip", "skip: drop an unreadable frame with a warning and go on with the others; "
                 "fail: the whole burst fails")
     memory_mb: int = param(
-        1024, "frames beyond this many MB in all (the first frame's size times their number) "
-              "are kept in a temporary file, memory-mapped, not in memory (10 x 48 MP JPEG "
-              "frames are 1.4 GB; see develop.frames' memory_mb); 0: always in memory", low=0)
+        1024, "when the frames would take more than this many MB in all (the first frame's "
+              "size times their number), they are kept in a temporary file, memory-mapped, not "
+              "in memory (10 x 48 MP JPEG frames are 1.4 GB; see develop.frames' memory_mb); "
+              "0: always in memory", low=0)
 
 
 @stage("decode", DecodeParams, needs=(), provides=("pixels",))

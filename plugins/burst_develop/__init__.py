@@ -63,10 +63,10 @@ class FramesParams(DevelopParams):
                 "elsewhere in each frame, and takes what moved from the reference alone: "
                 "ppg there costs a third of ahd and measured the same after a merge")
     memory_mb: int = param(
-        1024, "developed frames beyond this many MB in all are kept in a temporary file, "
-              "memory-mapped, not in memory (10 x 48 MP frames are 2.9 GB; the file goes to "
-              "BURST_SPILL_DIR or the system's temporary folder: a disk, not a tmpfs); "
-              "0: always in memory", low=0)
+        1024, "when the developed frames would take more than this many MB in all, they are "
+              "kept in a temporary file, memory-mapped, not in memory (10 x 48 MP frames are "
+              "2.9 GB; the file goes to BURST_SPILL_DIR or the system's temporary folder: a "
+              "disk, not a tmpfs); 0: always in memory", low=0)
 
 
 @stage("develop", DevelopParams, needs=("pixels",), provides=())
@@ -225,9 +225,10 @@ def develop_frames(burst: Burst, params: FramesParams) -> Burst:
 
     spill = params.memory_mb > 0 and _developed_bytes(frames, raw_indices) > \
         params.memory_mb * 2 ** 20
+    reference_index = burst.reference if burst.reference is not None else 0  # as reference_frame
 
     def develop_one(index: int) -> Frame:
-        method = params.demosaic if index == burst.reference or params.others == "same" \
+        method = params.demosaic if index == reference_index or params.others == "same" \
             else params.others
         with timer.time(frames[index]):
             frame = _developed_frame(frames[index], dataclasses.replace(params, demosaic=method))
@@ -256,10 +257,13 @@ def _developed_bytes(frames: list[Frame], indices: list[int]) -> int:
                for i in indices)
 
 
-#: Rows of mosaic context each band of a frame is demosaicked with: every method gives the
-#: whole frame's values then (LibRaw's AHD and PPG measured identical from 16 rows up; the
-#: others reach 2); even, so that every band starts on the pattern's first row.
+#: Rows of mosaic context each band of a frame is demosaicked with: the local methods give the
+#: whole frame's values then (LibRaw's AHD, PPG, DCB and VNG measured identical from 16 rows
+#: up; OpenCV's and ours reach 2); even, so that every band starts on the pattern's first row.
 BAND_MARGIN = 16
+#: Methods that use statistics of the whole image (LibRaw's DHT and AAHD: a band of rows came
+#: out up to 12 % of full scale off, far from its edges): they develop a frame whole.
+WHOLE_FRAME_METHODS = frozenset({"dht", "aahd"})
 #: Pixels per band of a developed frame (its own rows): each band's float32 temporaries
 #: (LibRaw's among them) stay tens of MB where a 48 MP frame whole took gigabytes per thread.
 BAND_PIXELS = 1 << 21
@@ -277,6 +281,8 @@ def _developed_frame(frame: Frame, params: DevelopParams) -> Frame:
     height = pixels.shape[0]
     out = np.empty((*pixels.shape[:2], 3), np.uint16)
     rows = max(2, BAND_PIXELS // pixels.shape[1]) // 2 * 2
+    if params.demosaic in WHOLE_FRAME_METHODS:
+        rows = height
     margin = BAND_MARGIN if layout == "cfa" else 0
     for top in range(0, height, rows):
         bottom = min(top + rows, height)

@@ -14,7 +14,7 @@ from burstcli import Frame
 from burstcli.errors import StageError
 from burstlib.exposure import shared_gain
 from burstlib.colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
-from burstlib.arrays import normalized
+from burstlib.arrays import normalized, pixels_of
 
 from .classical import SensorModel, back_project, back_project_validated, hold_out
 from .features import (bicubic, depth_to_space, input_channels, network_input,
@@ -122,8 +122,6 @@ def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: 
     model = model.for_frames(len(lumas))
     block = (min(INPUT_BLOCK, size[0]), min(INPUT_BLOCK, size[1]))
     if built_whole(size, model.scale):
-        if model.classical_iterations > 0 and models is None:
-            models = window_models(lumas, transforms, model.scale, origin, size, weights)
         features, base = network_input(lumas, transforms, model.scale, origin, size, weights,
                                        model.classical_iterations, models)
         residual = _network_residual(model, features, ensemble)
@@ -191,7 +189,7 @@ def without_grid(residual: np.ndarray, scale: int) -> np.ndarray:
 def _remove_grid(residual: np.ndarray, scale: int) -> None:
     """:func:`without_grid` in place (the same values, without HR-sized copies)."""
     height, width = residual.shape[0] // scale, residual.shape[1] // scale
-    if height == 0 or width == 0:
+    if height == 0 or width == 0 or scale == 1:  # one phase: no grid (and cells would alias)
         return
     cells = space_to_depth(residual, scale)  # h x w x s*s: one plane per phase
     cells -= cells.mean(axis=2, keepdims=True)  # each phase's deviation from their mean
@@ -279,23 +277,24 @@ def merged_chroma(frames: list[Frame], transforms: list[np.ndarray], origin: tup
     fewer than half the frames disagree)."""
     x0, y0 = origin
     height, width = size
-    window = normalized(frames[0])[y0:y0 + height, x0:x0 + width]
-    out = _as_yuv(frames[0].layout, window).copy()
+    window = pixels_of(frames[0])[y0:y0 + height, x0:x0 + width]
+    out = _as_yuv(frames[0].layout, normalized(frames[0].replace(pixels=window))).copy()
     if len(frames) == 1:
         return out
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1.0]])
     # Frames last, so that each pixel's values lie together for the sort.
     stack = np.empty((height, width, 2, len(frames)), np.float32)
     stack[..., 0] = out[..., 1:]
-    count = np.ones((height, width, 2), np.uint8)  # the numbers (not NaN) per pixel
+    count = np.ones((height, width, 2), np.uint16)  # the numbers (not NaN) per pixel
     for index, (frame, transform) in enumerate(zip(frames[1:], transforms[1:]), start=1):
-        # Only the part of the frame that lands in the window (and a rim) is converted and
-        # warped: the same values from a sixteenth to a quarter of the pixels (digital zooms).
-        part, moved, _ = within_window(normalized(frame), transform, origin, size)
+        # Only the part of the frame that lands in the window (and a rim) is normalised,
+        # converted and warped: a sixteenth to a quarter of the pixels (digital zooms).
+        part, moved, _ = within_window(pixels_of(frame), transform, origin, size)
         if not part.size:
             stack[..., index] = np.nan
             continue
-        chroma = np.ascontiguousarray(_as_yuv(frame.layout, part)[..., 1:])
+        values = normalized(frame.replace(pixels=part))
+        chroma = np.ascontiguousarray(_as_yuv(frame.layout, values)[..., 1:])
         warped = cv2.warpPerspective(chroma, shift @ moved, (width, height),
                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                      borderValue=(np.nan, np.nan))

@@ -17,8 +17,11 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
+import weakref
 
 import numpy as np
+
+from burstcli.errors import StageError
 
 
 def spill_folder() -> str:
@@ -26,14 +29,29 @@ def spill_folder() -> str:
     return os.environ.get("BURST_SPILL_DIR") or tempfile.gettempdir()
 
 
+#: The mappings :func:`spilled` made: :func:`release` drops the pages of these only (another
+#: mapping's may hold writes that were never saved).
+_SPILLED: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
+
+
 def spilled(array: np.ndarray) -> np.ndarray:
     """A read-only copy of ``array`` in a temporary file, memory-mapped; none of its pages
     resident afterwards. The file is unlinked before anything is written to it and its space
-    is freed once the returned array (and every view of it) is gone."""
+    is freed once the returned array (and every view of it) is gone. A folder that cannot
+    take it (missing, full) is a :class:`~burstcli.errors.StageError` naming it."""
     size = max(array.nbytes, 1)
-    with tempfile.TemporaryFile(dir=spill_folder()) as handle:
-        handle.truncate(size)
-        mapped = mmap.mmap(handle.fileno(), size)  # the mapping keeps the file open
+    folder = spill_folder()
+    try:
+        with tempfile.TemporaryFile(dir=folder) as handle:
+            # Blocks reserved now: a full disk is an error here, not a SIGBUS (which ends the
+            # whole batch) when the mapping is written.
+            os.posix_fallocate(handle.fileno(), 0, size)
+            mapped = mmap.mmap(handle.fileno(), size)  # the mapping keeps the file open
+    except OSError as exc:
+        raise StageError(f"cannot keep frames in a temporary file in {folder}: "
+                         f"{exc.strerror or exc} (set BURST_SPILL_DIR to a folder with room, "
+                         f"or memory_mb to 0)") from None
+    _SPILLED.add(mapped)
     copy = np.frombuffer(mapped, dtype=array.dtype, count=array.size).reshape(array.shape)
     copy[...] = array
     mapped.madvise(mmap.MADV_DONTNEED)  # written back to the file, gone from this process
@@ -43,14 +61,15 @@ def spilled(array: np.ndarray) -> np.ndarray:
 
 def is_spilled(array: np.ndarray) -> bool:
     """Whether ``array`` (or what it is a view of) was made by :func:`spilled`."""
-    return isinstance(_mapping(array), mmap.mmap)
+    mapping = _mapping(array)
+    return isinstance(mapping, mmap.mmap) and mapping in _SPILLED
 
 
 def release(array: np.ndarray) -> None:
     """Drop the resident pages of a spilled array (all of its file, not only this view's);
     reading it again brings them back. Anything else is left alone."""
     mapping = _mapping(array)
-    if isinstance(mapping, mmap.mmap):
+    if isinstance(mapping, mmap.mmap) and mapping in _SPILLED:
         mapping.madvise(mmap.MADV_DONTNEED)
 
 

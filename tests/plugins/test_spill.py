@@ -11,16 +11,34 @@ import pytest
 
 from burst_develop import develop_frames
 from burstcli import Burst, Frame, RawInfo
+from burstcli.errors import StageError
 from burstlib.arrays import normalized
 from burstlib.spill import is_spilled, release, spilled
 
 
 def resident_file_kib() -> int:
-    """This process's resident file-backed pages (Linux's RssFile), KiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssFile:"):
-            return int(line.split()[1])
-    raise AssertionError("no RssFile line")
+    """This process's resident file-backed and shared pages (Linux's RssFile + RssShmem: a
+    file on a tmpfs counts as the latter), KiB."""
+    fields = dict(line.split(":", 1) for line in
+                  Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return int(fields["RssFile"].split()[0]) + int(fields["RssShmem"].split()[0])
+
+
+def test_a_folder_without_room_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("BURST_SPILL_DIR", str(tmp_path / "missing"))
+    with pytest.raises(StageError, match="missing.*BURST_SPILL_DIR"):
+        spilled(np.zeros(10, np.uint16))
+
+
+def test_only_spilled_mappings_are_released(tmp_path):
+    """A memory-mapped file of someone else's may hold writes that dropping its pages would
+    lose (a copy-on-write np.memmap): left alone."""
+    (tmp_path / "other.bin").write_bytes(bytes(4096))
+    other = np.memmap(tmp_path / "other.bin", np.uint8, "c", shape=(4096,))
+    other[:] = 3
+    assert not is_spilled(other)
+    release(other)
+    assert int(other.sum()) == 3 * 4096
 
 
 def test_a_spilled_array_holds_the_same_values_read_only():
