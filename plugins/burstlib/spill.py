@@ -44,8 +44,11 @@ def spilled(array: np.ndarray) -> np.ndarray:
     try:
         with tempfile.TemporaryFile(dir=folder) as handle:
             # Blocks reserved now: a full disk is an error here, not a SIGBUS (which ends the
-            # whole batch) when the mapping is written.
-            os.posix_fallocate(handle.fileno(), 0, size)
+            # whole batch) when the mapping is written. (Not on macOS: there it is sparse.)
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(handle.fileno(), 0, size)
+            else:
+                handle.truncate(size)
             mapped = mmap.mmap(handle.fileno(), size)  # the mapping keeps the file open
     except OSError as exc:
         raise StageError(f"cannot keep frames in a temporary file in {folder}: "
@@ -54,7 +57,7 @@ def spilled(array: np.ndarray) -> np.ndarray:
     _SPILLED.add(mapped)
     copy = np.frombuffer(mapped, dtype=array.dtype, count=array.size).reshape(array.shape)
     copy[...] = array
-    mapped.madvise(mmap.MADV_DONTNEED)  # written back to the file, gone from this process
+    _drop_pages(mapped)  # written back to the file, gone from this process
     copy.flags.writeable = False
     return copy
 
@@ -70,6 +73,12 @@ def release(array: np.ndarray) -> None:
     reading it again brings them back. Anything else is left alone."""
     mapping = _mapping(array)
     if isinstance(mapping, mmap.mmap) and mapping in _SPILLED:
+        _drop_pages(mapping)
+
+
+def _drop_pages(mapping: mmap.mmap) -> None:
+    """``MADV_DONTNEED`` where the system has it (not Windows: there the pages stay)."""
+    if hasattr(mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
         mapping.madvise(mmap.MADV_DONTNEED)
 
 
