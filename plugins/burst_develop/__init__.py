@@ -211,7 +211,12 @@ def develop_frames(burst: Burst, params: FramesParams) -> Burst:
     frame's geometry, transform and flow: for stages that work on RGB frames, such as the
     learned zoom. Frames that are already RGB or grey are left as they are. The developed
     frames lose their RAW metadata; the reference's goes to ``development``, with how they
-    were developed (what ``-f dng`` undoes)."""
+    were developed (what ``-f dng`` undoes).
+
+    Each frame is developed in bands of rows (the whole frame's values, in bounded memory)
+    and kept as 16-bit codes; past ``memory_mb`` the frames go to a temporary file
+    (:mod:`burstlib.spill`), so a burst of 48 MP frames is not held in memory. ``others``
+    gives the frames other than the reference their own demosaic."""
     frames = list(burst.frames)
     raw_indices = [i for i in burst.active_indices
                    if frames[i].layout in ("cfa", "linear_raw") and frames[i].raw is not None]
@@ -283,7 +288,7 @@ def _developed_frame(frame: Frame, params: DevelopParams) -> Frame:
     out = np.empty((*pixels.shape[:2], 3), np.uint16)
     rows = max(2, BAND_PIXELS // pixels.shape[1]) // 2 * 2
     if params.demosaic in WHOLE_FRAME_METHODS:
-        rows = height
+        rows = max(height, 2)
     margin = BAND_MARGIN if layout == "cfa" else 0
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
