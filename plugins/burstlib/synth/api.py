@@ -37,15 +37,20 @@ import datetime as _dt
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from . import motion, render
 from burstlib.dng import write_dng
+
 from .moving_object import MovingObject, footprint, painted, random_object
 from .scene import procedural_scene, source_scene
 from .unprocess import CameraModel, random_camera, unprocess
+
+if TYPE_CHECKING:  # session.py imports this module
+    from .session import SessionOptions
 
 BLACK, WHITE = 256, 4095  # a 12-bit sensor
 BASE_EXPOSURE = 1 / 100
@@ -80,16 +85,23 @@ class SynthOptions:
     def __post_init__(self) -> None:
         if self.frames < 1 or self.zoom < 1:
             raise ValueError("frames and zoom must be at least 1")
-        if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
-            raise ValueError("width and height must be even and at least 16 (whole Bayer cells)")
-        if min(self.blur, self.sharp_margin, self.motion, self.rotation, self.optics) < 0:
-            raise ValueError("blur, sharp_margin, motion, rotation and optics must be >= 0")
-        if not 0 <= self.exposure_jitter < 1:
-            raise ValueError("exposure_jitter must be in [0, 1)")
+        check_frame_options(self)
         if not 0 <= self.long_frames < self.frames or self.long_exposure < 1:
             raise ValueError("long_frames must be in [0, frames) and long_exposure >= 1")
-        if self.cfa not in render.CFA_OFFSETS:
-            raise ValueError(f"cfa must be one of {', '.join(render.CFA_OFFSETS)}")
+
+
+def check_frame_options(options: SynthOptions | SessionOptions) -> None:
+    """The checks a burst's and a capture session's options share (size, shake, motion,
+    optics, exposure jitter, CFA): a ValueError naming the first that fails."""
+    if options.width < 16 or options.height < 16 or options.width % 2 or options.height % 2:
+        raise ValueError("width and height must be even and at least 16 (whole Bayer cells)")
+    if min(options.blur, options.sharp_margin, options.motion, options.rotation,
+           options.optics) < 0:
+        raise ValueError("blur, sharp_margin, motion, rotation and optics must be >= 0")
+    if not 0 <= options.exposure_jitter < 1:
+        raise ValueError("exposure_jitter must be in [0, 1)")
+    if options.cfa not in render.CFA_OFFSETS:
+        raise ValueError(f"cfa must be one of {', '.join(render.CFA_OFFSETS)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +137,7 @@ def make_burst(out_dir: Path, options: SynthOptions) -> dict:
     obj = (random_object(rng, options.frames, options.width, options.height, options.zoom, margin,
                          planes)
            if options.moving_object else None)
-    records = [_write_frame(folder, i, planes, obj, plan, options, margin, camera, rng)
+    records = [write_frame(folder, i, planes, obj, plan, options, margin, camera, rng)
                for i in range(options.frames)]
     truth = _truth(options, plan, records)
     _write_truth_arrays(folder, planes, obj, plan, options, margin)
@@ -188,9 +200,11 @@ def _frame_plan(options: SynthOptions, rng: np.random.Generator) -> Plan:
                 exposures=np.where(np.arange(n) < regular, 1.0, options.long_exposure))
 
 
-def _write_frame(folder: Path, index: int, planes: list[np.ndarray], obj: MovingObject | None,
-                 plan: Plan, options: SynthOptions, margin: int, camera: CameraModel,
-                 rng: np.random.Generator) -> dict:
+def write_frame(folder: Path, index: int, planes: list[np.ndarray], obj: MovingObject | None,
+                plan: Plan, options: SynthOptions, margin: int, camera: CameraModel,
+                rng: np.random.Generator, name: str | None = None) -> dict:
+    """Render frame ``index`` of ``plan`` (shake, sampling, gain, noise) and write it as a DNG
+    named ``name`` (default ``frame_NNN.dng``) in ``folder``; its record for truth.json."""
     kernel = plan.shakes[index].kernel
     with painted(planes, obj, index):  # sample inside: an unshaken frame's "blur" is the scene
         blurred = [motion.blur(plane, kernel) for plane in planes]
@@ -205,7 +219,7 @@ def _write_frame(folder: Path, index: int, planes: list[np.ndarray], obj: Moving
     exif = {"capture_time": capture_time,
             "exposure_time": BASE_EXPOSURE * float(plan.gains[index] * plan.exposures[index]),
             "iso": _iso(noise[0])}
-    path = folder / f"frame_{index:03d}.dng"
+    path = folder / (name or f"frame_{index:03d}.dng")
     write_dng(path, raw, cfa=options.cfa, black_level=BLACK, white_level=WHITE,
               as_shot_neutral=camera.as_shot_neutral, color_matrix=camera.xyz_to_cam,
               noise_profile=noise, exif=exif)

@@ -22,7 +22,7 @@ p reads the frame at ``inv(to_near) @ p``); to see near frame 0's view as a fram
 ``cv2.warpPerspective(near0, to_near, (W, H), flags=... | cv2.WARP_INVERSE_MAP)``.
 
 How a frame is made (reusing :mod:`.api`'s machinery: the same scene generator, the recipe's
-unprocessing, camera, noise model, Bayer sampling and DNG writer, ``api._write_frame``). The
+unprocessing, camera, noise model, Bayer sampling and DNG writer, ``api.write_frame``). The
 scene is rendered once, in linear camera RGB, ``supersample`` scene pixels per near pixel
 (``ratio * supersample`` per far pixel), large enough for every frame's footprint plus the
 filters' reach. Each frame is the scene convolved with its own kernel (its camera shake, the
@@ -67,7 +67,7 @@ import cv2
 import numpy as np
 
 from . import motion, render
-from .api import BLACK, WHITE, Plan, SynthOptions, _write_frame
+from .api import BLACK, WHITE, Plan, SynthOptions, check_frame_options, write_frame
 from .moving_object import MovingObject
 from .scene import procedural_scene, source_scene
 from .shake import combined
@@ -121,18 +121,11 @@ class SessionOptions:
     def __post_init__(self) -> None:
         if self.far_frames < 1 or self.near_frames < 1:
             raise ValueError("far_frames and near_frames must be at least 1")
-        if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
-            raise ValueError("width and height must be even and at least 16 (whole Bayer cells)")
+        check_frame_options(self)
         if not self.ratio >= MIN_RATIO or not math.isfinite(self.ratio):
             raise ValueError(f"ratio must be a finite number >= {MIN_RATIO}")
         if self.supersample < 1:
             raise ValueError("supersample must be at least 1")
-        if min(self.blur, self.sharp_margin, self.motion, self.rotation, self.optics) < 0:
-            raise ValueError("blur, sharp_margin, motion, rotation and optics must be >= 0")
-        if not 0 <= self.exposure_jitter < 1:
-            raise ValueError("exposure_jitter must be in [0, 1)")
-        if self.cfa not in render.CFA_OFFSETS:
-            raise ValueError(f"cfa must be one of {', '.join(render.CFA_OFFSETS)}")
         if self.bad_near is not None and self.bad_near not in BAD_KINDS:
             raise ValueError(f"bad_near must be None or one of {', '.join(BAD_KINDS)}")
         if self.bad_near is not None and self.near_frames < 3:
@@ -341,7 +334,7 @@ def _occluder(options: SessionOptions, bad: int | None, geometry: _Geometry,
 
 def _frame_plan(plan: Plan, index: int, kernel: np.ndarray, to_scene: np.ndarray) -> Plan:
     """``plan`` with frame ``index``'s kernel as its shake and ``to_scene`` (frame pixel ->
-    scene pixel) as its transform, for :func:`.api._write_frame`."""
+    scene pixel) as its transform, for :func:`.api.write_frame`."""
     shakes = list(plan.shakes)
     shakes[index] = motion.Shake(plan.shakes[index].length, plan.shakes[index].spread, kernel)
     transforms = [np.eye(3)] * len(plan.shakes)
@@ -367,7 +360,7 @@ def _crop(planes: list[np.ndarray], to_scene: np.ndarray, width: int, height: in
 def _render(folder: Path, index: int, planes: list[np.ndarray], plan: Plan,
             occluder: MovingObject | None, synth: SynthOptions, camera: CameraModel,
             options: SessionOptions, rng: np.random.Generator) -> dict:
-    """Write frame ``index`` (far frames first) by :func:`.api._write_frame` into ``far/`` or
+    """Write frame ``index`` (far frames first) by :func:`.api.write_frame` into ``far/`` or
     ``near/`` under its session name; its record with ``file`` relative to the session."""
     far = index < options.far_frames
     part, local = ("far", index) if far else ("near", index - options.far_frames)
@@ -377,11 +370,10 @@ def _render(folder: Path, index: int, planes: list[np.ndarray], plan: Plan,
     transforms[index] = shift @ plan.transforms[index]
     obj = (None if occluder is None else
            dataclasses.replace(occluder, centres=occluder.centres + shift[:2, 2]))
-    record = _write_frame(folder / part, index, view, obj,
-                          dataclasses.replace(plan, transforms=transforms), synth, 0,
-                          camera, rng)
     name = f"frame_{local:02d}.dng"
-    (folder / part / record["file"]).replace(folder / part / name)
+    record = write_frame(folder / part, index, view, obj,
+                         dataclasses.replace(plan, transforms=transforms), synth, 0, camera,
+                         rng, name)
     return {**record, "file": f"{part}/{name}"}
 
 
