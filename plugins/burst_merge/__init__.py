@@ -21,7 +21,6 @@ from burstlib.noise import noise_variance_estimate
 from burstlib.warps import full_flow, warp_to_reference
 
 from .fourier import Accumulation, accumulate
-from .mosaic import MosaicParams, merge_mosaic_burst
 from .shrink import shrink_residual_noise
 from .validate import (HELD_OUT, HeldOutFrame, Window, detail_level,
                        effective_frames, fit_trust, share_map)
@@ -512,28 +511,9 @@ def _from_planes(frame: Frame, planes: np.ndarray, like: np.ndarray) -> np.ndarr
     return np.ascontiguousarray(planes.transpose(1, 2, 0) if like.ndim == 3 else planes[0])
 
 
-@stage("merge.mosaic", MosaicParams, needs=MERGE_NEEDS, provides=("image",))
-def merge_mosaic(burst: Burst, params: MosaicParams) -> Burst:
-    """Merge a RAW burst in the mosaic, before demosaicking: put ``develop`` after it.
-
-    Every CFA site of the reference is the weighted mean of the samples of its colour that
-    every registered frame puts near it (kernel regression, as handheld multi-frame
-    super-resolution does): the kernel of each sample's offset is long along the
-    reference's local edge and narrow across it (round and wide where the reference is
-    flat), and each frame is faded out where its neighbourhood differs from the reference's
-    beyond what noise explains (``merge.robust``'s test): what moved comes from the
-    reference alone. The result is a mosaic on the reference's grid, so one demosaic
-    develops it instead of one per frame (:mod:`.mosaic`). RAW Bayer bursts only; the mean
-    robustness weight of each frame goes to the sidecar.
-    """
-    ref_index, others = _registered(burst)
-    merged, used = merge_mosaic_burst(burst, params, ref_index, others)
-    return _result(burst, merged, "merge.mosaic", {"mean_weight": used})
-
-
 @hookimpl
 def register_stages(register) -> None:  # type: ignore[no-untyped-def]
     """The fusion stages."""
     for spec in (merge_mean, merge_sequential, merge_robust, merge_kernel, merge_wiener,
-                 merge_mosaic, deblur_fourier):
+                 deblur_fourier):
         register(spec)
