@@ -95,13 +95,22 @@ def test_nan_median_is_numpys():
         assert np.array_equal(nan_median(values.copy(), count), expected)
 
 
+class _LastPlanes:
+    """A stand-in network (tiled or at once alike): the input's last four planes."""
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return features[..., -4:]
+
+    run_whole = __call__
+
+
 @pytest.mark.parametrize("classical", [0, 6])
 def test_window_built_whole_equals_the_block_wise_build(monkeypatch, classical):
     """In one piece (its sensor models shared with the refinement) or block by block, with
     frames that reach beyond the window on every side: the same up to float32 rounding."""
     import burst_zoom.network as network
     burst = _burst((140, 180), frames=6, seed=3)
-    model = network.LoadedModel("planes", 2, lambda x: x[..., -4:], Path("."), classical)
+    model = network.LoadedModel("planes", 2, _LastPlanes(), Path("."), classical)
     monkeypatch.setattr(network, "INPUT_BLOCK", 64)
     origin, size = (10, 12), (110, 150)
     weights = [np.ones(f.shape, np.float32) for f in burst.frames]
@@ -144,3 +153,99 @@ def test_back_projection_stops_where_it_did(monkeypatch):
         assert found[1] == best_at
         assert found[2] == pytest.approx(best_error, rel=1e-12)
         assert np.array_equal(found[0], errors[best_at][1])
+
+
+@pytest.mark.parametrize("iterations", [1, 5, 12])
+def test_back_projection_in_blocks_equals_the_whole_windows(monkeypatch, iterations):
+    """A window beyond WHOLE_WINDOW_PIXELS is back-projected block by block, each block's
+    sensor models made for it alone, with the context the iterations reach: the same as the
+    whole window's, frames reaching beyond it on every side."""
+    import burst_zoom.network as network
+    from burst_zoom.classical import back_project
+    from burst_zoom.features import window_models
+    burst = _burst((140, 180), frames=6, seed=5)
+    monkeypatch.setattr(network, "INPUT_BLOCK", 24)
+    origin, size = (10, 12), (110, 150)
+    rng = np.random.default_rng(0)
+    weights = [rng.random(f.shape).astype(np.float32) for f in burst.frames]
+    start = cv2.resize(burst.frames[0][12:122, 10:160], (300, 220),
+                       interpolation=cv2.INTER_CUBIC)
+    whole = back_project(window_models(burst.frames, burst.transforms, 2, origin, size,
+                                       weights), start[..., None], iterations, 1.0)[..., 0]
+    blocks = network.back_project_in_blocks(start, burst.frames, burst.transforms, 2, origin,
+                                            size, iterations, weights)
+    assert np.abs(whole - blocks).max() < 1e-4
+
+
+def test_a_large_window_is_refined_in_blocks_from_its_central_part(monkeypatch):
+    """Past WHOLE_WINDOW_PIXELS the refinement decides its iterations on the central part and
+    runs them block by block; on a clean burst it keeps some, and the result is the whole
+    window's back-projection with that many iterations."""
+    import burst_zoom.network as network
+    from burst_zoom.classical import back_project
+    from burst_zoom.features import window_models
+    burst = _burst((140, 180), frames=6, seed=6)
+    origin, size = (10, 12), (110, 150)
+    start = cv2.resize(burst.frames[0][12:122, 10:160], (300, 220),
+                       interpolation=cv2.INTER_CUBIC)
+    monkeypatch.setattr(network, "WHOLE_WINDOW_PIXELS", 0)
+    monkeypatch.setattr(network, "REFINE_SAMPLE_PIXELS", 120 * 120)
+    monkeypatch.setattr(network, "INPUT_BLOCK", 40)
+    refined, iterations = network.refine_luma(start, burst.frames, burst.transforms, 2, origin,
+                                              size, 0.125)
+    assert iterations > 0
+    expected = back_project(window_models(burst.frames, burst.transforms, 2, origin, size),
+                            start[..., None], iterations, 1.0)[..., 0]
+    assert np.abs(refined - expected).max() < 1e-4
+    part_origin, part_size = network.central_part(origin, size, 2, 120 * 120)
+    assert part_size[0] * part_size[1] * 4 <= 120 * 120 and part_size[0] / part_size[1] == \
+        pytest.approx(size[0] / size[1], rel=0.05)
+    assert part_origin == (origin[0] + (size[1] - part_size[1]) // 2,
+                           origin[1] + (size[0] - part_size[0]) // 2)
+
+
+def test_chroma_merged_in_bands_equals_the_whole_windows(monkeypatch):
+    import burst_zoom.network as network
+    from burstcli import Frame
+    rng = np.random.default_rng(7)
+    frames = [Frame(Path(f"{i}.png"), pixels=rng.random((60, 70, 3)).astype(np.float32),
+                    layout="rgb") for i in range(5)]
+    transforms = [np.eye(3), *(np.array([[1, 0.01, rng.uniform(-3, 3)],
+                                         [-0.01, 1, rng.uniform(-3, 3)], [0, 0, 1]])
+                               for _ in range(4))]
+    origin, size = (5, 4), (50, 60)
+    whole = network.merged_chroma(frames, transforms, origin, size)
+    monkeypatch.setattr(network, "CHROMA_BAND", 7)
+    banded = network.merged_chroma(frames, transforms, origin, size)
+    assert np.abs(whole - banded).max() < 1e-5
+
+
+def test_yuv_codes_zoom_as_float_yuv():
+    """colour.yuv keeps integer frames as 16-bit YUV codes: the zoom's result is the one from
+    float YUV frames to the codes' rounding, and colour.rgb brings the codes back."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed")
+    import dataclasses
+    from burstcli import Burst, Frame
+    from burst_colour import colour_rgb, colour_yuv
+    from burst_zoom import zoom_network
+    rng = np.random.default_rng(8)
+    base = rng.random((32, 40, 3))
+    codes = [np.clip((np.roll(base, i, axis=1) + rng.normal(0, 0.01, base.shape)) * 65535, 0,
+                     65535).astype(np.uint16) for i in range(4)]
+    transforms = [np.array([[1, 0, i], [0, 1, 0], [0, 0, 1.0]]) for i in range(4)]
+
+    def burst(pixels):
+        return Burst("b", tuple(Frame(Path(f"{i}.png"), pixels=p, layout="rgb", transform=t)
+                                for i, (p, t) in enumerate(zip(pixels, transforms))),
+                     reference=0)
+    as_codes = colour_yuv(burst(codes), colour_yuv.params_type())
+    as_float = colour_yuv(burst([c / np.float32(65535) for c in codes]),
+                          colour_yuv.params_type())
+    assert as_codes.frames[0].pixels.dtype == np.uint16
+    assert as_float.frames[0].pixels.dtype == np.float32
+    params = dataclasses.replace(zoom_network.params_type(), model="x2")
+    zoomed = [zoom_network(b, params).image for b in (as_codes, as_float)]
+    assert np.abs(zoomed[0] - zoomed[1]).max() < 1e-4
+    back = colour_rgb(as_codes, colour_rgb.params_type()).frames
+    assert all(f.pixels.dtype == np.uint16 for f in back)
+    assert max(np.abs(f.pixels.astype(int) - c).max() for f, c in zip(back, codes)) <= 1

@@ -53,9 +53,20 @@ def displayable(image: np.ndarray, layout: Layout, *, max_bits: int = 16) -> np.
         return image
     if image.dtype == np.uint16:
         return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    peak = 255 if max_bits == 8 else 65535
-    scaled = np.clip(np.nan_to_num(image.astype(np.float32)), 0.0, 1.0) * peak + 0.5
-    return scaled.astype(np.uint8 if max_bits == 8 else np.uint16)
+    peak = np.float32(255 if max_bits == 8 else 65535)
+    out = np.empty(image.shape, np.uint8 if max_bits == 8 else np.uint16)
+    # A few rows at a time: a zoomed 48 MP image is 576 MB of float32, and the whole image's
+    # temporaries were four times that.
+    for top in range(0, image.shape[0], WRITE_ROWS):
+        band = np.nan_to_num(image[top:top + WRITE_ROWS].astype(np.float32))
+        np.clip(band, 0.0, 1.0, out=band)
+        band *= peak
+        band += np.float32(0.5)
+        out[top:top + WRITE_ROWS] = band  # truncation after + 0.5: rounding
+    return out
+
+
+WRITE_ROWS = 256  # rows of a float image converted to integers at a time
 
 
 def write_tiff(path: Path, image: np.ndarray, layout: Layout, exif: ExifInfo,

@@ -1,7 +1,10 @@
 """Colour stages: RGB to YUV (BT.601) and back, for stages that work on luma (004 [0141]).
 
 ``colour.yuv`` turns every developed frame (and the chain's image, if any) into YUV, layout
-``yuv``: channel 0 is Y, 1 and 2 are U and V (see :mod:`burstlib.colour`). A stage that
+``yuv``: channel 0 is Y, 1 and 2 are U and V (see :mod:`burstlib.colour`). Frames held as
+integer codes (what ``decode`` and ``develop.frames`` give) stay 16-bit codes, in a
+temporary file if they were in one (:mod:`burstlib.spill`): ten 48 MP frames' YUV would
+otherwise be 5.8 GB of float32; float frames stay float32. A stage that
 understands ``yuv`` (``zoom.network``) then enlarges Y with its network and U, V by bicubic
 interpolation; ``colour.rgb`` turns the result back. Grey frames have no colour and stay as
 they are. A ``yuv`` product cannot be written: end such a pipeline with ``colour.rgb``.
@@ -14,8 +17,9 @@ import numpy as np
 from burstcli import Burst, Frame, NoParams, hookimpl, stage
 from burstcli.errors import StageError
 from burstlib.arrays import normalized
-
-from burstlib.colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
+from burstlib.colour import (rgb_to_yuv, rgb_to_yuv_codes, upsample_chroma, yuv_codes_to_rgb,
+                             yuv_to_rgb)
+from burstlib.spill import is_spilled, release, spilled
 
 __all__ = ["colour_rgb", "colour_yuv", "rgb_to_yuv", "upsample_chroma", "yuv_to_rgb"]
 
@@ -29,14 +33,28 @@ def _frame_to_yuv(frame: Frame) -> Frame:
     _check_developed(frame.layout, str(frame.path))
     if frame.pixels is None or (frame.layout or "rgb") != "rgb":
         return frame  # not decoded, grey, or already YUV
-    return frame.replace(pixels=rgb_to_yuv(normalized(frame)), layout="yuv")
+    if frame.pixels.dtype.kind not in "ui":
+        return frame.replace(pixels=rgb_to_yuv(normalized(frame)), layout="yuv")
+    return frame.replace(pixels=_kept_as(frame.pixels, rgb_to_yuv_codes(frame.pixels)),
+                         layout="yuv")
+
+
+def _kept_as(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``after`` kept where ``before`` was: in a temporary file if it was in one (its pages
+    then let go), else in memory."""
+    if not is_spilled(before):
+        return after
+    release(before)
+    return spilled(after)
 
 
 # RAW frames make colour.yuv fail; develop.frames leaves RGB frames as they are, so asking
 # for it costs a PNG or JPEG burst nothing and catches a RAW burst before decoding.
 @stage("colour.yuv", needs=("developed",), provides=())
 def colour_yuv(burst: Burst, params: NoParams) -> Burst:
-    """RGB frames (and the chain's RGB image) to YUV, BT.601 full range, float32.
+    """RGB frames (and the chain's RGB image) to YUV, BT.601 full range: 16-bit codes for
+    frames held as integer codes (in a temporary file if they were in one), float32 for
+    float frames and the chain's image.
 
     Y carries the detail a luma network enlarges; U and V the colour, which only needs
     interpolating. Frames must be developed (``develop.frames``); grey frames pass as they
@@ -65,11 +83,15 @@ def colour_rgb(burst: Burst, params: NoParams) -> Burst:
 
 def _frame_to_rgb(frame: Frame) -> Frame:
     assert frame.pixels is not None  # a "yuv" layout describes pixels (set with them)
+    if frame.pixels.dtype.kind in "ui":  # 16-bit codes (colour.yuv of integer frames)
+        return frame.replace(pixels=_kept_as(frame.pixels, yuv_codes_to_rgb(frame.pixels)),
+                             layout="rgb")
     return frame.replace(pixels=_to_rgb(frame.pixels), layout="rgb")
 
 
 def _to_rgb(yuv: np.ndarray) -> np.ndarray:
-    return np.clip(yuv_to_rgb(yuv), 0.0, 1.0).astype(np.float32)
+    rgb = yuv_to_rgb(yuv)
+    return np.clip(rgb, 0.0, 1.0, out=rgb)  # in place: a zoomed image is HR-sized
 
 
 @hookimpl

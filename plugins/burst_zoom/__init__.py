@@ -219,8 +219,7 @@ def zoom_network(burst: Burst, params: NetworkParams) -> Burst:
     if frames[0].layout in ("cfa", "linear_raw"):
         raise StageError("zoom.network works on developed frames; put `develop.frames` first")
     model = load_model(str(find_model(params.model, "zoom").file), params.tile)
-    reference = normalized(frames[0])
-    height, width = reference.shape[:2]
+    height, width = pixels_of(frames[0]).shape[:2]
     x, y, w, h = burst_window(burst, params.field, model.scale, height, width)
     image, layout, refined = run_network(model, frames, (int(round(x)), int(round(y))), (h, w),
                                          params.ensemble, params.refine)

@@ -12,6 +12,7 @@ import numpy as np
 
 from burstcli import Frame
 from burstcli.errors import StageError
+from burstcli.profiling import return_free_memory
 from burstlib.exposure import shared_gain
 from burstlib.colour import rgb_to_yuv, upsample_chroma, yuv_to_rgb
 from burstlib.arrays import normalized, pixels_of
@@ -21,6 +22,7 @@ from .features import (bicubic, depth_to_space, input_channels, network_input,
                        space_to_depth, window_models, within_window)
 from .motion import motion_weights
 from burstlib.litert import TiledModel, stitch
+from burstlib.spill import release
 
 MODELS = Path(__file__).parent / "models"
 
@@ -83,6 +85,11 @@ def _load(path: Path, name_or_path: str, tile: int) -> LoadedModel:
 
 def luma(frame: Frame) -> np.ndarray:
     """The frame's Y: channel 0 of a YUV frame, BT.601 of an RGB one; grey is its own."""
+    if frame.layout == "yuv" and pixels_of(frame).dtype.kind in "ui":
+        # 16-bit codes (colour.yuv): Y alone is normalised (not U and V, two thirds more).
+        y = np.ascontiguousarray(pixels_of(frame)[..., 0])
+        release(pixels_of(frame))  # a frame kept in a file (burstlib.spill): read, let go
+        return normalized(frame.replace(pixels=y, layout="gray"))
     values = normalized(frame)
     if frame.layout == "yuv":
         return values[..., 0]
@@ -121,21 +128,24 @@ def super_resolve_luma(model: LoadedModel, lumas: list[np.ndarray], transforms: 
     ``models``: the window's :func:`.features.window_models`, when the caller has them."""
     model = model.for_frames(len(lumas))
     block = (min(INPUT_BLOCK, size[0]), min(INPUT_BLOCK, size[1]))
+    base = None
     if built_whole(size, model.scale):
         features, base = network_input(lumas, transforms, model.scale, origin, size, weights,
                                        model.classical_iterations, models)
         residual = _network_residual(model, features, ensemble)
+        del features
     else:
         residual = stitch(size[0], size[1], block, INPUT_CONTEXT, model.scale,
                           lambda y0, x0: _residual_of_block(model, lumas, transforms,
                                                             (origin[0] + x0, origin[1] + y0),
                                                             block, ensemble, weights))
-        x, top = origin
-        base = bicubic(lumas[0][top:top + size[0], x:x + size[1]].astype(np.float32),
-                       model.scale)
     # The grid is judged over the whole window: its neighbourhood reaches beyond a block's
     # context.
     _remove_grid(residual, model.scale)
+    if base is None:  # made after the grid's HR-sized temporaries are gone (48 MP: 183 MB)
+        x, top = origin
+        base = bicubic(lumas[0][top:top + size[0], x:x + size[1]].astype(np.float32),
+                       model.scale)
     residual += base
     return residual
 
@@ -147,17 +157,22 @@ def _residual_of_block(model: LoadedModel, lumas: list[np.ndarray],
     """The network's HR residual over the bicubic base for one block of the window."""
     features, _ = network_input(lumas, transforms, model.scale, origin, size, weights,
                                 classical_iterations=model.classical_iterations)
-    return _network_residual(model, features, ensemble)
+    # In one piece, not in the runner's tiles: a 512 px block took nine 256 px tiles (each
+    # with its overlap), twice the time of one 512 px run (whose interpreter, made once for
+    # the batch, holds 170 MB).
+    return _network_residual(model, features, ensemble, tiled=False)
 
 
-def _network_residual(model: LoadedModel, features: np.ndarray, ensemble: int) -> np.ndarray:
+def _network_residual(model: LoadedModel, features: np.ndarray, ensemble: int,
+                      tiled: bool = True) -> np.ndarray:
     """The network's HR residual over the bicubic base (H x W) for its input ``features``,
-    averaged over ``ensemble`` orientations."""
+    averaged over ``ensemble`` orientations; ``tiled``: in the runner's tiles, else at once."""
     residual = np.zeros((features.shape[0] * model.scale, features.shape[1] * model.scale),
                         np.float32)
     orientations = ORIENTATIONS[:max(1, ensemble)]
+    run = model.runner if tiled else model.runner.run_whole
     for orientation in orientations:
-        out = model.runner(oriented_features(features, model.scale, orientation))
+        out = run(oriented_features(features, model.scale, orientation))
         if out.shape[2] > 1:  # a model ending in s*s channels, not depth-to-space
             out = depth_to_space(out, model.scale)
         residual += unorient(out.reshape(out.shape[:2]), orientation)
@@ -193,7 +208,8 @@ def _remove_grid(residual: np.ndarray, scale: int) -> None:
         return
     cells = space_to_depth(residual, scale)  # h x w x s*s: one plane per phase
     cells -= cells.mean(axis=2, keepdims=True)  # each phase's deviation from their mean
-    grid = cv2.GaussianBlur(cells, (0, 0), GRID_SIGMA, borderType=cv2.BORDER_REFLECT)
+    # In place (OpenCV filters buffer rows): a zoomed 48 MP image's cells are 183 MB.
+    grid = cv2.GaussianBlur(cells, (0, 0), GRID_SIGMA, dst=cells, borderType=cv2.BORDER_REFLECT)
     grid = grid if grid.ndim == 3 else grid[..., None]
     # Subtracted through a view of the residual's cells: depth-to-space without its copy.
     fine = residual[:height * scale, :width * scale].reshape(height, scale, width, scale)
@@ -258,8 +274,9 @@ def run_network(model: LoadedModel, frames: list[Frame], origin: tuple[int, int]
     if refine > 0 and len(frames) > 1:
         y, refined = refine_luma(y, lumas, transforms, model.scale, origin, size, refine,
                                  weights, models)
-    reference = normalized(frames[0])
-    if reference.ndim == 2:
+    del lumas, weights, models  # (a 48 MP burst's: more than a gigabyte) before the chroma
+    return_free_memory()  # and what the blocks' small arrays left in the allocator's heap
+    if pixels_of(frames[0]).ndim == 2:
         return np.clip(y, 0.0, 1.0).astype(np.float32), "gray", refined
     chroma = merged_chroma(frames, transforms, origin, size)
     if frames[0].layout == "yuv":
@@ -268,13 +285,34 @@ def run_network(model: LoadedModel, frames: list[Frame], origin: tuple[int, int]
     return np.clip(rgb, 0.0, 1.0).astype(np.float32), "rgb", refined
 
 
+#: Rows of the window whose chroma is merged at a time: the median sorts every frame's U and
+#: V per pixel (ten 48 MP frames' window: 1 GB at once; a band of 256 rows of 4000: 80 MB).
+CHROMA_BAND = 256
+
+
 def merged_chroma(frames: list[Frame], transforms: list[np.ndarray], origin: tuple[int, int],
                   size: tuple[int, int]) -> np.ndarray:
     """YUV of the reference's window whose U and V are the per-pixel median of every
     registered frame's (bilinear onto the window, each frame where it sees it): the
     reference's chroma alone keeps its noise as blotches once enlarged; a median averages it
     down and leaves out what moved (a moving object's colour is the reference's as long as
-    fewer than half the frames disagree)."""
+    fewer than half the frames disagree). Made ``CHROMA_BAND`` rows at a time (every pixel's
+    value depends on its own position only)."""
+    x0, y0 = origin
+    height, width = size
+    if height <= CHROMA_BAND:
+        return _merged_chroma_band(frames, transforms, origin, size)
+    out = np.empty((height, width, 3), np.float32)
+    for top in range(0, height, CHROMA_BAND):
+        rows = min(CHROMA_BAND, height - top)
+        out[top:top + rows] = _merged_chroma_band(frames, transforms, (x0, y0 + top),
+                                                  (rows, width))
+    return out
+
+
+def _merged_chroma_band(frames: list[Frame], transforms: list[np.ndarray],
+                        origin: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """:func:`merged_chroma` of one window (a band of the zoom's)."""
     x0, y0 = origin
     height, width = size
     window = pixels_of(frames[0])[y0:y0 + height, x0:x0 + width]
@@ -334,20 +372,87 @@ def refine_luma(y: np.ndarray, lumas: list[np.ndarray], transforms: list[np.ndar
     """The network's Y made consistent with the frames by back-projection through the box
     sensor, for as long as the held-out pixels say it helps: at low noise the frames hold
     more than the network restored; at high noise no iteration is kept. ``models``: the
-    window's :func:`.features.window_models`, when the caller has them."""
+    window's :func:`.features.window_models`, when the caller has them. A window beyond
+    ``WHOLE_WINDOW_PIXELS`` (without models) is refined block by block
+    (:func:`_refined_in_blocks`)."""
+    if models is None and not built_whole(size, scale):
+        return _refined_in_blocks(y, lumas, transforms, scale, origin, size, holdout, weights)
     if models is None:
         models = window_models(lumas, transforms, scale, origin, size, weights)
+    iterations = _kept_iterations(y, models, holdout)
+    if iterations > 0:
+        # Chosen on part of the pixels, made again with all of them: the held-out run's
+        # estimate bears the pattern of the pixels it never fitted (-2.5 dB on a clean x2
+        # burst with a moving object).
+        y = back_project(models, y[..., None], iterations, 1.0)[..., 0]
+    return y, iterations
+
+
+def _kept_iterations(y: np.ndarray, models: list[SensorModel], holdout: float) -> int:
+    """How many back-projection iterations from ``y`` the held-out pixels keep."""
     # Patience 1: the network's output is already close, so the first iteration that does
     # not help ends it (on a noisy 12 MP burst: two iterations, not four).
     # The reference's pixels are held out too (the network saw every pixel, so its output
     # predicts held-out pixels a little too well: iterations must clearly help to be kept;
     # without the reference, 17 iterations were kept on a clean JPEG burst and lost 3.5 dB).
     hold_out(models, holdout, reference=True)
-    refined, iterations, _ = back_project_validated(models, y[..., None], REFINE_ITERATIONS,
-                                                    1.0, holdout, patience=1)
-    if iterations > 0:
-        # Chosen on part of the pixels, made again with all of them: the held-out run's
-        # estimate bears the pattern of the pixels it never fitted (-2.5 dB on a clean x2
-        # burst with a moving object).
-        refined = back_project(models, y[..., None], iterations, 1.0)
-    return refined[..., 0], iterations
+    _, iterations, _ = back_project_validated(models, y[..., None], REFINE_ITERATIONS, 1.0,
+                                              holdout, patience=1)
+    return iterations
+
+
+#: On a window refined block by block, the iterations are decided on its central part of at
+#: most this many HR pixels (a 12 MP window's sensor models alone are 1 GB; held-out pixels
+#: of a million input pixels per frame decide as surely as of twelve).
+REFINE_SAMPLE_PIXELS = 4_000_000
+#: Input pixels one back-projection iteration carries a change (from a block's cut edge, where
+#: its sensor models lose the samples whose box crosses it): a box average and a bilinear
+#: sample each way.
+REACH_PER_ITERATION = 2
+
+
+def _refined_in_blocks(y: np.ndarray, lumas: list[np.ndarray], transforms: list[np.ndarray],
+                       scale: int, origin: tuple[int, int], size: tuple[int, int],
+                       holdout: float, weights: list[np.ndarray] | None
+                       ) -> tuple[np.ndarray, int]:
+    """:func:`refine_luma` of a large window in bounded memory: the iterations are decided on
+    its central part (``REFINE_SAMPLE_PIXELS``), then run block by block, each block with the
+    context those iterations reach, so that the kept parts are the whole window's result
+    (to float32 rounding)."""
+    part_origin, part_size = central_part(origin, size, scale, REFINE_SAMPLE_PIXELS)
+    top, left = ((part_origin[1] - origin[1]) * scale, (part_origin[0] - origin[0]) * scale)
+    part = y[top:top + part_size[0] * scale, left:left + part_size[1] * scale]
+    iterations = _kept_iterations(
+        part, window_models(lumas, transforms, scale, part_origin, part_size, weights), holdout)
+    if iterations == 0:
+        return y, 0
+    return back_project_in_blocks(y, lumas, transforms, scale, origin, size, iterations,
+                                  weights), iterations
+
+
+def back_project_in_blocks(y: np.ndarray, lumas: list[np.ndarray],
+                           transforms: list[np.ndarray], scale: int, origin: tuple[int, int],
+                           size: tuple[int, int], iterations: int,
+                           weights: list[np.ndarray] | None) -> np.ndarray:
+    """``iterations`` of back-projection (step 1, every pixel) from ``y`` (the window's HR
+    Y), block by block: each block's sensor models are made for it alone."""
+    context = INPUT_CONTEXT + REACH_PER_ITERATION * iterations
+    block = (min(INPUT_BLOCK + 2 * context, size[0]), min(INPUT_BLOCK + 2 * context, size[1]))
+
+    def block_result(y0: int, x0: int) -> np.ndarray:
+        models = window_models(lumas, transforms, scale, (origin[0] + x0, origin[1] + y0),
+                               block, weights)
+        start = y[y0 * scale:(y0 + block[0]) * scale, x0 * scale:(x0 + block[1]) * scale]
+        return back_project(models, start[..., None], iterations, 1.0)[..., 0]
+
+    return stitch(size[0], size[1], block, context, scale, block_result)
+
+
+def central_part(origin: tuple[int, int], size: tuple[int, int], scale: int,
+                 pixels: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(origin (x, y), size (h, w)) of the window's central part, of its proportions, with at
+    most ``pixels`` HR pixels (the whole window when it has no more)."""
+    share = min(1.0, (pixels / (size[0] * size[1] * scale * scale)) ** 0.5)
+    height, width = max(1, int(size[0] * share)), max(1, int(size[1] * share))
+    return ((origin[0] + (size[1] - width) // 2, origin[1] + (size[0] - height) // 2),
+            (height, width))

@@ -36,6 +36,32 @@ def yuv_to_rgb(yuv: np.ndarray) -> np.ndarray:
     return cv2.transform(np.ascontiguousarray(yuv, np.float32), _INVERSE)
 
 
+CODE_MAX = 65535  # 16-bit codes: what develop.frames keeps and what YUV codes are
+
+
+def rgb_to_yuv_codes(rgb: np.ndarray) -> np.ndarray:
+    """Integer RGB codes (8 or 16-bit, h x w x 3) -> 16-bit YUV codes: :func:`rgb_to_yuv`
+    of the normalised values, times 65535, rounded, in one OpenCV pass without a float copy.
+    U and V of RGB in [0, 1] lie in [0, 1], so nothing is clipped; the rounding (at most
+    half a 16-bit step) is far below any 8 or 16-bit input's own."""
+    return cv2.transform(np.ascontiguousarray(rgb[..., :3]).astype(np.uint16, copy=False),
+                         _code_matrix(_FORWARD, CODE_MAX / np.iinfo(rgb.dtype).max))
+
+
+def yuv_codes_to_rgb(yuv: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`rgb_to_yuv_codes`: 16-bit RGB codes, clipped to [0, 65535]."""
+    return cv2.transform(np.ascontiguousarray(yuv), _code_matrix(_INVERSE, 1.0))
+
+
+def _code_matrix(affine: np.ndarray, input_scale: float) -> np.ndarray:
+    """A 3 x 4 affine map on normalised values as one on codes (the input's codes scaled by
+    ``input_scale`` to 16 bits; the offsets in 16-bit codes)."""
+    out = affine.astype(np.float64)
+    out[:, :3] *= input_scale
+    out[:, 3] *= CODE_MAX
+    return out.astype(np.float32)
+
+
 def upsample_chroma(yuv: np.ndarray, y: np.ndarray) -> np.ndarray:
     """A YUV image of ``y``'s size: ``y`` as luma, the chroma of ``yuv`` bicubic
     (004 [0141]: the network enlarges Y, U and V are interpolated)."""
