@@ -116,3 +116,20 @@ def test_decode_spills_past_its_memory_budget(tmp_path):
     assert not kept.notes["decode"]["kept_in_file"] and filed.notes["decode"]["kept_in_file"]
     for a, b in zip(kept.frames, filed.frames):
         assert is_spilled(b.pixels) and np.array_equal(a.pixels, b.pixels)
+
+
+def test_colour_stages_keep_spilled_frames_spilled():
+    """colour.yuv and colour.rgb keep a frame held in a file (a big JPEG burst's, a big RAW
+    burst's developed frames) in a file, with the values of the frame held in memory."""
+    from burst_colour import colour_rgb, colour_yuv
+    rng = np.random.default_rng(3)
+    codes = (rng.random((40, 50, 3)) * 65535).astype(np.uint16)
+
+    def burst(pixels: np.ndarray) -> Burst:
+        return Burst("b", (Frame(Path("a.png"), pixels=pixels, layout="rgb"),), reference=0)
+    kept = colour_yuv(burst(spilled(codes)), colour_yuv.params_type())
+    held = colour_yuv(burst(codes), colour_yuv.params_type())
+    assert is_spilled(kept.frames[0].pixels) and not is_spilled(held.frames[0].pixels)
+    assert np.array_equal(kept.frames[0].pixels, held.frames[0].pixels)
+    back = colour_rgb(kept, colour_rgb.params_type()).frames[0].pixels
+    assert is_spilled(back) and np.abs(back.astype(int) - codes).max() <= 1
