@@ -35,15 +35,16 @@ def align_global(burst: Burst, params: AlignParams) -> Burst:
     free; an RGB frame's channel mean). Starting points, on a copy at most 160 px large: the
     translations most tiles of a grid agree on (each tile phase-correlates and votes once,
     so the scene outvotes a textured moving object), the peaks of a whole-frame phase
-    correlation, the identity and, only when none of these explains the frame (a large
-    rotation, a zoom), a SIFT + MAGSAC homography from matches thinned over a grid; the one
-    that leaves the least of the frame unexplained wins. Then robust Gauss-Newton, coarse to
-    fine on lightly smoothed levels (Tukey weights per brightness band: what moves gets
-    weight 0; exposure gain and offset fitted; Lanczos sampling), on the frame's pixels off
-    the moving objects. The motion model is chosen by the data on frames up to about
-    300 x 300 proxy pixels: translation, Euclidean, affine or homography, whichever has the
-    least expected error (a homography's 8 parameters on a 48 px window fit noise); larger
-    frames take the homography. Each frame gets ``transform`` (3x3, frame pixel ->
+    correlation, the identity and, only when none of these explains the frame but for a
+    moving object's blobs (a large rotation, a zoom), a SIFT + MAGSAC homography from
+    matches thinned over a grid; the one that leaves the least of the frame unexplained
+    wins. Then robust Gauss-Newton, coarse to fine on lightly smoothed levels (Tukey
+    weights per brightness band: what moves gets weight 0; exposure gain and offset
+    fitted; Lanczos sampling), on the frame's pixels off the moving objects. The motion
+    model is chosen by the data on frames up to about 300 x 300 proxy pixels: translation,
+    Euclidean, affine or homography, whichever has the least expected error (a
+    homography's 8 parameters on a 48 px window fit noise); larger frames take the
+    homography. Each frame gets ``transform`` (3x3, frame pixel ->
     reference pixel, x = column; identity for the reference).
 
     A frame whose fit cannot be trusted leaves the selection: a transform no hand-held burst

@@ -40,6 +40,16 @@ REMAP_STEPS = 32  # OpenCV's remap rounds positions to 1/32 px (INTER_TAB_SIZE)
 MEDIAN_POINTS = 12_000  # noise scales are medians of at most about this many residuals
 DAMPING = 1e-6  # Levenberg-Marquardt damping to start from (relative to the diagonal)
 SUM_BLOCK = 2048  # points per float32 partial sum (see weighted_sums)
+# A step that moves no corner more than this many times the tolerance and still raises the
+# robust cost ends a fit at the best state: the fit has converged and what is left is noise
+# (Gauss-Newton with the reference's Jacobian settles a few 1/1000 px from the cost's
+# minimum). Damping it tenfold at a time down to the tolerance took back step after step,
+# each a sampling of the level: half of all of them, for a result within the tolerance.
+SETTLED = 10.0
+# After a step is taken back, damping tenfold steps that would move the corners within this
+# share of its moves are not tried (they would be taken back too): damping 1e-5 .. 1e-2
+# left a step as it was and cost a sampling each.
+RETRY_CHANGE = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +111,15 @@ class Fit:
     inside: np.ndarray  # per point: lands inside the moving image
     cost: float  # robust cost, 2 sum rho(residual / band scale): ~ squares in noise variances
     iterations: int
+    # per point: the moving level sampled at the warped point (what the residual was made
+    # of), kept so that checks at the same warp need not sample the level again
+    values: np.ndarray | None = None
+
+    def sampled(self, points: Points, level: Level) -> np.ndarray:
+        """The moving ``level`` at the fit's warped ``points`` (the fit's own points)."""
+        if self.values is not None and self.values.size == points.size:
+            return self.values
+        return sample(level, self.warp, points)[0]
 
 
 def make_level(grey: np.ndarray, smoothing: float) -> Level:
@@ -141,10 +160,10 @@ def make_points(level: Level, limit: int | None = None) -> Points:
     border = level.margin + 1  # and the gradient's reach
     keep = np.zeros((h, w), bool)
     keep[border:h - border, border:w - border] = True
-    index = np.flatnonzero(keep)
+    count = int(np.count_nonzero(keep))
     limit = MAX_POINTS if limit is None else limit
-    if index.size > limit:
-        index = _strongest_per_tile(level, index, limit / index.size)
+    index = _strongest_per_tile(level, keep, limit / count) if count > limit else np.flatnonzero(
+        keep)
     y, x = np.divmod(index, w)
     x, y = x.astype(np.float32), y.astype(np.float32)
     norm = normaliser((h, w))
@@ -157,29 +176,48 @@ def make_points(level: Level, limit: int | None = None) -> Points:
                   jacobian_rows(xn, yn, gx, gy, 1.0 / norm[0, 0]), (h, w), norm)
 
 
-def _strongest_per_tile(level: Level, index: np.ndarray, share: float) -> np.ndarray:
-    """The ``share`` of each POINT_TILE-px tile's pixels (of ``index``) with the strongest
-    gradient, in raster order (ties: the earlier pixel first).
+def _strongest_per_tile(level: Level, keep: np.ndarray, share: float) -> np.ndarray:
+    """The raster indices of the ``share`` of each POINT_TILE-px tile's pixels (those
+    ``keep``, a mask of the level, holds) with the strongest gradient, in raster order
+    (ties: the earlier pixel first).
 
-    The level is cut into tiles (padded past its edges) and each tile's pixels sorted on
-    their own: ten times faster than one sort of every pixel by (tile, magnitude), which
-    cost 0.5 s per level of a 12 MP mosaic's proxy."""
+    The level is cut into tiles (padded past its edges) and each tile's strongest pixels
+    found on their own by a partition (:func:`_top_per_row`): :func:`make_points` of a
+    12 MP mosaic's proxy took 0.55 s with a stable sort of every tile, 0.06 s so."""
     h, w = level.shape
     t = POINT_TILE
     rows, cols = -(-h // t), -(-w // t)
     present = np.zeros((rows * t, cols * t), bool)
-    y, x = np.divmod(index, w)
-    present[y, x] = True
+    present[:h, :w] = keep
     magnitude = np.full((rows * t, cols * t), -1.0, np.float32)  # below any real one
     strength = level.gx * level.gx + level.gy * level.gy
-    magnitude[:h, :w] = np.where(present[:h, :w], strength, -1.0)
+    magnitude[:h, :w] = np.where(keep, strength, np.float32(-1.0))
     counts = _by_tile(present, t).sum(axis=1)
     keep = np.ceil(share * counts).astype(np.int64)
-    order = np.argsort(-_by_tile(magnitude, t), axis=1, kind="stable")
-    chosen = order[np.arange(t * t)[None, :] < keep[:, None]]  # row by row: tile by tile
-    tile_y, tile_x = np.divmod(np.repeat(np.arange(rows * cols), keep), cols)
-    in_y, in_x = np.divmod(chosen, t)
-    return np.sort((tile_y * t + in_y) * w + tile_x * t + in_x)
+    chosen = _top_per_row(_by_tile(magnitude, t), keep)
+    image = chosen.reshape(rows, cols, t, t).transpose(0, 2, 1, 3).reshape(rows * t, cols * t)
+    return np.flatnonzero(image[:h, :w])
+
+
+def _top_per_row(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Per row of ``values``, a mask of its ``keep[row]`` largest (ties: the earlier first,
+    as a stable sort would take them): one partition per distinct count (a tile at the
+    level's edge has fewer pixels, so there are a few), not a sort of every row."""
+    chosen = np.zeros(values.shape, bool)
+    for k in np.unique(keep):
+        if k <= 0:
+            continue
+        rows = np.flatnonzero(keep == k)
+        part = values[rows]
+        threshold = -np.partition(-part, k - 1, axis=1)[:, k - 1:k]  # the k-th largest
+        above = part > threshold
+        tied = part == threshold
+        missing = k - above.sum(axis=1, keepdims=True)
+        # where more pixels tie at the threshold than are missing, the earlier ones
+        crowded = np.flatnonzero(tied.sum(axis=1, keepdims=True) > missing)
+        tied[crowded] &= np.cumsum(tied[crowded], axis=1) <= missing[crowded]
+        chosen[rows] = above | tied
+    return chosen
 
 
 def _by_tile(image: np.ndarray, t: int) -> np.ndarray:
@@ -307,7 +345,8 @@ def fit(points: Points, level: Level, warp: np.ndarray, model: str, *, gain: flo
     step; stops when a step moves no corner more than ``tolerance`` px. Fixed band
     ``scales`` (else re-measured every step) make the costs of different models' fits
     comparable. A step that raises the robust cost is taken back and retried more damped
-    (a homography's perspective terms on a small, noisy window overshoot)."""
+    (a homography's perspective terms on a small, noisy window overshoot), unless it was
+    already shorter than SETTLED tolerances: then the fit ends at the best state."""
     corners = _corners(points.shape)
     k = DEGREES[model]
     # Jacobian rows, gain, offset, residual; zero-padded once to whole SUM_BLOCKs (the padding
@@ -317,9 +356,13 @@ def fit(points: Points, level: Level, warp: np.ndarray, model: str, *, gain: flo
     system[k + 1, :points.size] = 1.0
     state = (warp.astype(np.float64), gain, offset)
     best: tuple | None = None  # (cost, state, sums) of the best state so far
-    damping, judge, count = DAMPING, scales, 0
+    sampled: list[tuple] = []  # (state, values, inside) of the best and the last sampled
+    damping, judge, count, last_move = DAMPING, scales, 0, np.inf
+    moved: np.ndarray | None = None  # the corners' moves of the last step
+    rejected: np.ndarray | None = None  # ... of the step just taken back, if it was
     for count in range(1, iterations + 1):
         values, inside = sample(level, state[0], points)
+        sampled = [sampled[0], (state, values, inside)] if sampled else [(state, values, inside)]
         residual = state[1] * values + state[2] - points.value
         current = scales if scales is not None else band_scales(
             residual, inside, floor, points.band)[0]
@@ -328,8 +371,11 @@ def fit(points: Points, level: Level, warp: np.ndarray, model: str, *, gain: flo
         if judge is not current:
             cost = tukey(residual, inside, judge, points.band)[1]
         if best is not None and cost > best[0]:
-            damping *= 10  # back to the best state, a shorter step
             state, sums = best[1], best[2]
+            if last_move < SETTLED * tolerance:
+                break  # settled: the best state is the optimum within noise (see SETTLED)
+            damping *= 10  # back to the best state, a shorter step
+            rejected = moved
         else:
             if np.count_nonzero(weights) < 8 * (k + 2):
                 break
@@ -337,23 +383,58 @@ def fit(points: Points, level: Level, warp: np.ndarray, model: str, *, gain: flo
             system[k, :points.size], system[k + 2, :points.size] = values, residual
             sums = weighted_sums(system, weights, k + 2)
             best = (cost, state, sums)
-        delta = _solve(sums[:k + 2, :k + 2], -sums[k + 2, :k + 2], damping)
-        if delta is None or damping > 1e6:
+            sampled = sampled[-1:]
+            rejected = None
+        delta, damping, warp, moved = _damped_step(sums, model, damping, state[0], points.norm,
+                                                   corners, rejected)
+        if delta is None:
             break
-        step = step_warp(model, delta[:k], points.norm)
-        moved = _apply(state[0] @ step, corners) - _apply(state[0], corners)
-        warp = state[0] @ step
         warp /= warp[2, 2]
         if not np.all(np.isfinite(warp)):
             break
         state = (warp, state[1] + float(delta[k]), state[2] + float(delta[k + 1]))
-        if float(np.max(np.abs(moved))) < tolerance:
+        last_move = float(np.max(np.abs(moved)))
+        if last_move < tolerance:
             break
-    final = evaluate(points, level, state[0], model, state[1], state[2], floor, scales, count)
+    final = _evaluate_state(points, level, state, model, floor, scales, count, sampled)
     if best is not None and final.cost > best[0] and best[1] is not state:
-        final = evaluate(points, level, best[1][0], model, best[1][1], best[1][2], floor,
-                         scales, count)
+        final = _evaluate_state(points, level, best[1], model, floor, scales, count, sampled)
     return final
+
+
+def _damped_step(sums: np.ndarray, model: str, damping: float, warp: np.ndarray,
+                 norm: np.ndarray, corners: np.ndarray, rejected: np.ndarray | None
+                 ) -> tuple[np.ndarray | None, float, np.ndarray, np.ndarray]:
+    """The damped Gauss-Newton step from ``warp``: (delta, the damping used, the warp it
+    leads to, the corners' moves), delta None when there is none (singular, or damped past
+    1e6). After a step was taken back (``rejected``: its corners' moves), the damping grows
+    tenfold while the step would still move the corners as that one did (within
+    RETRY_CHANGE): tenfold damping changes a well-conditioned step next to nothing until it
+    nears the diagonal, and every step tried costs a sampling of the level."""
+    k = DEGREES[model]
+    while True:
+        delta = _solve(sums[:k + 2, :k + 2], -sums[k + 2, :k + 2], damping)
+        if delta is None or damping > 1e6:
+            return None, damping, warp, np.zeros_like(corners[:2])
+        moving = warp @ step_warp(model, delta[:k], norm)
+        moved = _apply(moving, corners) - _apply(warp, corners)
+        if rejected is None or np.max(np.abs(moved - rejected)) > RETRY_CHANGE * np.max(
+                np.abs(rejected)):
+            return delta, damping, moving, moved
+        damping *= 10
+
+
+def _evaluate_state(points: Points, level: Level, state: tuple, model: str, floor: float,
+                    scales: np.ndarray | None, iterations: int, sampled: list[tuple]) -> Fit:
+    """:func:`evaluate` at a fit's ``state`` (warp, gain, offset), from the sampling the fit
+    made of it when ``sampled`` (state, values, inside) has it: a sampling of the finest
+    level is the costliest part of a step."""
+    for known, values, inside in sampled:
+        if known is state:
+            return _evaluation(points, values, inside, state[0], model, state[1], state[2],
+                               floor, scales, iterations)
+    return evaluate(points, level, state[0], model, state[1], state[2], floor, scales,
+                    iterations)
 
 
 def evaluate(points: Points, level: Level, warp: np.ndarray, model: str, gain: float,
@@ -361,12 +442,20 @@ def evaluate(points: Points, level: Level, warp: np.ndarray, model: str, gain: f
              iterations: int = 0) -> Fit:
     """The fit's residual, weights, scales and cost at ``warp``."""
     values, inside = sample(level, warp, points)
+    return _evaluation(points, values, inside, warp, model, gain, offset, floor, scales,
+                       iterations)
+
+
+def _evaluation(points: Points, values: np.ndarray, inside: np.ndarray, warp: np.ndarray,
+                model: str, gain: float, offset: float, floor: float,
+                scales: np.ndarray | None, iterations: int) -> Fit:
+    """:func:`evaluate` from the moving level already sampled at the warped points."""
     residual = np.where(inside, gain * values + offset - points.value, 0.0).astype(np.float32)
     measured, overall = band_scales(residual, inside, floor, points.band)
     weights, cost = tukey(residual, inside, scales if scales is not None else measured,
                           points.band)
     return Fit(warp, model, gain, offset, overall, measured, weights, residual, inside, cost,
-               iterations)
+               iterations, values)
 
 
 def weighted_sums(system: np.ndarray, weights: np.ndarray, columns: int) -> np.ndarray:
@@ -478,7 +567,7 @@ def correlation(fit_: Fit, points: Points, level: Level, clear: np.ndarray | Non
     """Zero-mean normalised correlation (ECC's criterion) of the registered images over the
     points the fit keeps (and ``clear`` ones, if given): a moving object, which no
     registration can match, must not make a well-registered frame look unregistered."""
-    values, _ = sample(level, fit_.warp, points)
+    values = fit_.sampled(points, level)
     kept = fit_.inside & (fit_.weights > 0)
     if clear is not None:
         kept &= clear

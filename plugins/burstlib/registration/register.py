@@ -5,15 +5,16 @@ Homographies here map positions (x = column, y = row) of the moving image to the
 1. Starting points, on a pyramid level at most SEARCH_SIDE px large (:mod:`.initial`): the
    translations most tiles of a grid vote for (each tile phase-correlates on its own, so
    the scene outvotes a textured moving object), the peaks of a whole-frame phase
-   correlation, the identity and, only when none of them explains the frame, a SIFT +
-   MAGSAC homography from matches thinned to a few per grid cell (large rotations, zoom).
+   correlation, the identity and, only when none of them explains the frame but for what
+   its outlier blobs (a moving object) cover, a SIFT + MAGSAC homography from matches
+   thinned to a few per grid cell (large rotations, zoom).
    Each is refined a little by robust direct alignment and the one that leaves the least
    of the frame unexplained within noise wins: a scene that covers 85 % of the frame beats
    an object that covers 15 %, however textured.
 2. Coarse to fine, robust Gauss-Newton (:mod:`.lk`: Tukey weights per brightness band, so
    what moves gets weight 0 and shot noise is weighed right; exposure gain and offset
    fitted too) on Gaussian-smoothed levels, Lanczos-4 sampling corrected for OpenCV's
-   1/32 px rounding.
+   1/32 px rounding; the levels above the finest on at most DESCENT_POINTS points.
 3. The motion model is chosen by the data on small frames: translation, Euclidean, affine
    and homography are fitted in turn on the same pixels (off the moving objects) and the
    one with the least expected error is kept (Akaike's criterion in the correlated noise's
@@ -46,6 +47,10 @@ SMOOTHING = 1.0  # Gaussian sigma (level px) applied to both images at every lev
 SMOOTHING_GAIN = lk.gaussian_noise_gain(SMOOTHING)  # the share of noise's std it keeps
 SELECT_POINTS = 100_000  # frames (points of the finest level) up to this size choose a model
 SELECT_SAMPLE = 16_000  # ... on at most this many of their points
+# Levels coarser than the finest keep at most this many points (the strongest of every
+# tile): their fit is only the next level's start, which its own fit corrects; 120 000
+# there took a fifth to a third of a 12 MP mosaic's registration.
+DESCENT_POINTS = 30_000
 # px: a fit whose own noise may put it farther off than this is not trusted. Not tighter:
 # at heavy noise small frames fit to +-0.3 px, and merging them (the merge leaves out
 # what disagrees) measured +12 dB over the reference where dropping them gave +3.
@@ -55,6 +60,10 @@ PER_CELL = 4  # ... to at most this many per cell
 TRUSTED_MATCHES = 12  # a feature homography needs this many inliers to be a starting point
 EXPLAINED = 0.9  # a starting point explaining this share of the frame needs no SIFT
 MOVING_SHARE = 0.003  # outlier blobs covering less of the frame than this are left alone
+# A start's outlier blobs (a moving object, grown by their rim) may cover this much of the
+# search level and still be taken for a moving object, not for a start that is off: what
+# the verification asks of a fit (it must explain half of the frame, verify.MIN_INLIERS).
+BLOB_SHARE = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +106,8 @@ class Reference:
     def __init__(self, grey: np.ndarray) -> None:
         self.grey = grey
         self.pyramid = build_pyramid(grey)
-        self.points = tuple(lk.make_points(level) for level in self.pyramid.levels)
+        self.points = tuple(lk.make_points(level, DESCENT_POINTS if index else None)
+                            for index, level in enumerate(self.pyramid.levels))
         self._features: Features | None = None
 
     @property
@@ -240,14 +250,17 @@ def register(reference: np.ndarray | Reference, moving: np.ndarray) -> Registrat
     depth = min(len(reference.pyramid.levels), len(mov.levels))
     search = _search_level(reference.pyramid, depth)
     start, matches = _best_start(reference, mov, moving, search)
-    found = _descend(reference, mov, start, search)
-    if reference.points[0].size <= SELECT_POINTS:
-        found = _select_model(reference, mov, found)
+    select = reference.points[0].size <= SELECT_POINTS
+    if select:
+        found = _select_model(reference, mov, _descend(reference, mov, start, search))
     else:
-        found = _off_blobs(reference, mov, found)
-    # on every point of the finest level (the model was chosen off the outlier blobs)
-    found = lk.evaluate(reference.points[0], mov.levels[0], found.warp, found.model,
-                        found.gain, found.offset, level_noise(reference.pyramid, 0))
+        above = _descend(reference, mov, start, search, finest=False)
+        found = _off_blobs(reference, mov, above, min(search, 1))
+    # on every point of the finest level (the model was chosen off the outlier blobs; a fit
+    # on all of them, its scales measured, is that evaluation already)
+    if select or found.residual.size != reference.points[0].size:
+        found = lk.evaluate(reference.points[0], mov.levels[0], found.warp, found.model,
+                            found.gain, found.offset, level_noise(reference.pyramid, 0))
     homography = np.linalg.inv(found.warp)
     homography /= homography[2, 2]
     rho = lk.correlation(found, reference.points[0], mov.levels[0],
@@ -267,8 +280,8 @@ def _best_start(reference: Reference, mov: Pyramid, moving: np.ndarray, search: 
                 ) -> tuple[lk.Fit, int]:
     """The starting point that explains most of the frame, refined on the search level:
     tile votes, phase-correlation peaks and the identity, most likely first, until one
-    explains EXPLAINED of the frame; SIFT (the costly one) only when none does (a rotation
-    of several degrees, a zoom, or a moving object large enough to leave doubt)."""
+    explains EXPLAINED of the frame; SIFT (the costly one) only when none does, not even
+    off the outlier blobs a moving object leaves (a rotation of several degrees, a zoom)."""
     ref_plain, mov_plain = reference.pyramid.plain[search], mov.plain[search]
     noise = np.hypot(level_noise(reference.pyramid, search), level_noise(mov, search))
     points = reference.points[search]
@@ -283,8 +296,8 @@ def _best_start(reference: Reference, mov: Pyramid, moving: np.ndarray, search: 
             break  # nothing else can explain much more of the frame
     best = min(fits, key=lambda f: _truncated_cost(f, cut))
     matches = 0
-    if _explained(best, cut) < EXPLAINED and min(moving.shape) >= FEATURE_MIN_SIDE \
-            and reference.features is not None:
+    if _explained(best, cut) < EXPLAINED and not _explained_but_blobs(best, points, cut) \
+            and min(moving.shape) >= FEATURE_MIN_SIDE and reference.features is not None:
         homography, matches = feature_homography(reference.features, moving)
         if matches >= TRUSTED_MATCHES:
             warp = to_level(np.linalg.inv(homography), reference.grey.shape, ref_plain.shape,
@@ -292,6 +305,21 @@ def _best_start(reference: Reference, mov: Pyramid, moving: np.ndarray, search: 
             found = _refine_start(reference, mov, warp, search)
             best = min((best, found), key=lambda f: _truncated_cost(f, cut))
     return best, matches
+
+
+def _explained_but_blobs(found: lk.Fit, points: lk.Points, cut: float) -> bool:
+    """Whether a start explains EXPLAINED of the frame off its outlier blobs, and those
+    cover at most BLOB_SHARE of it: what it leaves is a moving object, which SIFT (a third
+    of a second per frame of a zoom window) would only find the same motion around.
+
+    A start that is off (a rotation of several degrees, a zoom) leaves residuals all over
+    the frame's texture instead: its robust scale grows with them, so its fit rejects few
+    points and explains, off them, no more than it does over all (a quarter to a half,
+    measured), and SIFT is asked."""
+    blobs = outlier_blobs(points, found)
+    if blobs.mean() > BLOB_SHARE:
+        return False
+    return _explained(dataclasses.replace(found, inside=found.inside & ~blobs), cut) >= EXPLAINED
 
 
 def _explained(found: lk.Fit, cut: float) -> float:
@@ -339,11 +367,13 @@ def working_model(shape: tuple[int, int]) -> str:
     return "euclidean" if side < 40 else "affine" if side < 96 else "homography"
 
 
-def _descend(reference: Reference, mov: Pyramid, start: lk.Fit, search: int) -> lk.Fit:
-    """Coarse to fine from the search level to the finest, robustly."""
+def _descend(reference: Reference, mov: Pyramid, start: lk.Fit, search: int,
+             finest: bool = True) -> lk.Fit:
+    """Coarse to fine from the search level to the finest (or, not ``finest``, to the
+    level above it), robustly."""
     found = start
     ref_levels, mov_levels = reference.pyramid.levels, mov.levels
-    for level in range(search - 1, -1, -1):
+    for level in range(search - 1, -1 if finest else 0, -1):
         warp = to_level(found.warp, ref_levels[level + 1].shape, ref_levels[level].shape,
                         mov_levels[level + 1].shape, mov_levels[level].shape)
         found = lk.fit(reference.points[level], mov_levels[level], warp,
@@ -374,15 +404,25 @@ def _select_model(reference: Reference, mov: Pyramid, working: lk.Fit) -> lk.Fit
                   floor=level_noise(reference.pyramid, 0))
 
 
-def _off_blobs(reference: Reference, mov: Pyramid, found: lk.Fit) -> lk.Fit:
-    """The fit redone off the outlier blobs (a moving object's rim is not rejected by the
-    robust weights, yet it pulls), when there are any."""
-    clear = ~outlier_blobs(reference.points[0], found)
-    if clear.mean() > 1 - MOVING_SHARE:
-        return found
-    return lk.fit(reference.points[0].subset(clear), mov.levels[0], found.warp, found.model,
-                  gain=found.gain, offset=found.offset, iterations=8,
-                  floor=level_noise(reference.pyramid, 0))
+def _off_blobs(reference: Reference, mov: Pyramid, above: lk.Fit, level: int) -> lk.Fit:
+    """The finest level's fit off the outlier blobs (a moving object's rim is not rejected
+    by the robust weights, yet it pulls), or on every point when the blobs are next to
+    nothing, from ``above``, the fit on ``level`` (the one above the finest, or the finest).
+
+    The blobs are those of ``above`` evaluated on the finest level: a fit there on every
+    point first, only to find them, cost a third of the finest level's samplings, and the
+    fit off them had to leave its result again; 0.01 px off, the blobs are the same."""
+    ref_levels, mov_levels = reference.pyramid.levels, mov.levels
+    warp = to_level(above.warp, ref_levels[level].shape, ref_levels[0].shape,
+                    mov_levels[level].shape, mov_levels[0].shape)
+    points, floor = reference.points[0], level_noise(reference.pyramid, 0)
+    model = working_model(ref_levels[0].shape)
+    probe = lk.evaluate(points, mov_levels[0], warp, model, above.gain, above.offset, floor)
+    clear = ~outlier_blobs(points, probe)
+    if clear.mean() <= 1 - MOVING_SHARE:
+        points = points.subset(clear)
+    return lk.fit(points, mov_levels[0], warp, model, gain=above.gain, offset=above.offset,
+                  iterations=25, floor=floor)
 
 
 def nested_fits(reference: Reference, mov: Pyramid, working: lk.Fit, clear: np.ndarray

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .lk import Fit, Level, Points, sample
+from .lk import Fit, Level, Points
 
 MAX_SCALE = 1.25  # local scale of the transform within [1 / MAX_SCALE, MAX_SCALE]
 # Ratio of the local scales along the two principal directions (shear): 1.10-1.12 was
@@ -112,8 +112,8 @@ def tile_verdict(points: Points, level: Level, fit: Fit, noise: float) -> str:
 def _tile_shifts(points: Points, level: Level, fit: Fit, noise: float) -> tuple[
         np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per tile: residual shift (x, y), whether it can tell, and its standard deviation."""
-    values, inside = sample(level, fit.warp, points)
-    inside = inside & ~outlier_blobs(points, fit)
+    values = fit.sampled(points, level)  # the fit's own points: the sampling it was made of
+    inside = fit.inside & ~outlier_blobs(points, fit)
     residual = fit.gain * values + fit.offset - points.value
     gx, gy = points.gx, points.gy
     h, w = points.shape
