@@ -33,7 +33,7 @@ def _frame_to_yuv(frame: Frame) -> Frame:
     _check_developed(frame.layout, str(frame.path))
     if frame.pixels is None or (frame.layout or "rgb") != "rgb":
         return frame  # not decoded, grey, or already YUV
-    if frame.pixels.dtype.kind not in "ui":
+    if frame.pixels.dtype not in (np.uint8, np.uint16):  # (other integers: through float)
         return frame.replace(pixels=rgb_to_yuv(normalized(frame)), layout="yuv")
     return frame.replace(pixels=_kept_as(frame.pixels, rgb_to_yuv_codes(frame.pixels)),
                          layout="yuv")
@@ -83,7 +83,7 @@ def colour_rgb(burst: Burst, params: NoParams) -> Burst:
 
 def _frame_to_rgb(frame: Frame) -> Frame:
     assert frame.pixels is not None  # a "yuv" layout describes pixels (set with them)
-    if frame.pixels.dtype.kind in "ui":  # 16-bit codes (colour.yuv of integer frames)
+    if frame.pixels.dtype == np.uint16:  # 16-bit codes (colour.yuv of 8 and 16-bit frames)
         return frame.replace(pixels=_kept_as(frame.pixels, yuv_codes_to_rgb(frame.pixels)),
                              layout="rgb")
     return frame.replace(pixels=_to_rgb(frame.pixels), layout="rgb")

@@ -85,7 +85,7 @@ def _load(path: Path, name_or_path: str, tile: int) -> LoadedModel:
 
 def luma(frame: Frame) -> np.ndarray:
     """The frame's Y: channel 0 of a YUV frame, BT.601 of an RGB one; grey is its own."""
-    if frame.layout == "yuv" and pixels_of(frame).dtype.kind in "ui":
+    if frame.layout == "yuv" and pixels_of(frame).dtype == np.uint16:
         # 16-bit codes (colour.yuv): Y alone is normalised (not U and V, two thirds more).
         y = np.ascontiguousarray(pixels_of(frame)[..., 0])
         release(pixels_of(frame))  # a frame kept in a file (burstlib.spill): read, let go

@@ -40,7 +40,7 @@ CODE_MAX = 65535  # 16-bit codes: what develop.frames keeps and what YUV codes a
 
 
 def rgb_to_yuv_codes(rgb: np.ndarray) -> np.ndarray:
-    """Integer RGB codes (8 or 16-bit, h x w x 3) -> 16-bit YUV codes: :func:`rgb_to_yuv`
+    """RGB codes (uint8 or uint16, h x w x 3) -> 16-bit YUV codes: :func:`rgb_to_yuv`
     of the normalised values, times 65535, rounded, in one OpenCV pass without a float copy.
     U and V of RGB in [0, 1] lie in [0, 1], so nothing is clipped; the rounding (at most
     half a 16-bit step) is far below any 8 or 16-bit input's own."""
