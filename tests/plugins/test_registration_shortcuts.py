@@ -1,7 +1,7 @@
 """The registration's shortcuts give what the long way gave: the strongest points per tile
-without a sort of every tile, fits that end once they have settled without sampling the
-level again, and SIFT asked only when the cheap starts leave more than a moving object
-unexplained (it still rescues a rotation they cannot reach)."""
+without a sort of every tile, fits whose result comes from the sampling they already made,
+and SIFT asked only when the cheap starts leave more than a moving object unexplained (it
+still rescues a rotation they cannot reach)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_coarser_levels_keep_fewer_points_than_the_finest():
     assert all(p.size <= DESCENT_POINTS * 1.1 for p in reference.points[1:])
 
 
-def test_a_settled_fit_ends_at_its_best_state_and_samples_no_more_than_it_must(
+def test_a_fit_is_evaluated_from_its_own_sampling_and_samples_no_more_than_it_must(
         monkeypatch: pytest.MonkeyPatch):
     """The fit's result is its evaluation at the warp it returns, made from the sampling
     its last step already did when it ends at a state it sampled."""
