@@ -19,7 +19,7 @@ from burstcli.errors import StageError
 from burstlib.arrays import normalized
 from burstlib.colour import (rgb_to_yuv, rgb_to_yuv_codes, upsample_chroma, yuv_codes_to_rgb,
                              yuv_to_rgb)
-from burstlib.spill import is_spilled, release, spilled
+from burstlib.spill import kept_like
 
 __all__ = ["colour_rgb", "colour_yuv", "rgb_to_yuv", "upsample_chroma", "yuv_to_rgb"]
 
@@ -35,17 +35,8 @@ def _frame_to_yuv(frame: Frame) -> Frame:
         return frame  # not decoded, grey, or already YUV
     if frame.pixels.dtype not in (np.uint8, np.uint16):  # (other integers: through float)
         return frame.replace(pixels=rgb_to_yuv(normalized(frame)), layout="yuv")
-    return frame.replace(pixels=_kept_as(frame.pixels, rgb_to_yuv_codes(frame.pixels)),
+    return frame.replace(pixels=kept_like(frame.pixels, rgb_to_yuv_codes(frame.pixels)),
                          layout="yuv")
-
-
-def _kept_as(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """``after`` kept where ``before`` was: in a temporary file if it was in one (its pages
-    then let go), else in memory."""
-    if not is_spilled(before):
-        return after
-    release(before)
-    return spilled(after)
 
 
 # RAW frames make colour.yuv fail; develop.frames leaves RGB frames as they are, so asking
@@ -84,7 +75,7 @@ def colour_rgb(burst: Burst, params: NoParams) -> Burst:
 def _frame_to_rgb(frame: Frame) -> Frame:
     assert frame.pixels is not None  # a "yuv" layout describes pixels (set with them)
     if frame.pixels.dtype == np.uint16:  # 16-bit codes (colour.yuv of 8 and 16-bit frames)
-        return frame.replace(pixels=_kept_as(frame.pixels, yuv_codes_to_rgb(frame.pixels)),
+        return frame.replace(pixels=kept_like(frame.pixels, yuv_codes_to_rgb(frame.pixels)),
                              layout="rgb")
     return frame.replace(pixels=_to_rgb(frame.pixels), layout="rgb")
 

@@ -68,6 +68,16 @@ def is_spilled(array: np.ndarray) -> bool:
     return isinstance(mapping, mmap.mmap) and mapping in _SPILLED
 
 
+def kept_like(source: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """``result`` (made from ``source``) kept where ``source`` is: in a temporary file if it
+    is in one (``source``'s pages then let go), else in memory as it is. For stages that
+    turn frames into others of the same size (colour conversions)."""
+    if not is_spilled(source):
+        return result
+    release(source)
+    return spilled(result)
+
+
 def release(array: np.ndarray) -> None:
     """Drop the resident pages of a spilled array (all of its file, not only this view's);
     reading it again brings them back. Anything else is left alone."""

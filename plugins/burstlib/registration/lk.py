@@ -108,10 +108,12 @@ class Fit:
     # per point: the moving level sampled at the warped point (what the residual was made
     # of), kept so that checks at the same warp need not sample the level again
     values: np.ndarray | None = None
+    sampled_points: Points | None = None  # the points ``values`` belong to
 
     def sampled(self, points: Points, level: Level) -> np.ndarray:
-        """The moving ``level`` at the fit's warped ``points`` (the fit's own points)."""
-        if self.values is not None and self.values.size == points.size:
+        """The moving ``level`` at the fit's warped ``points``: the fit's own sampling when
+        they are the points it was made on, else sampled anew."""
+        if self.values is not None and points is self.sampled_points:
             return self.values
         return sample(level, self.warp, points)[0]
 
@@ -449,7 +451,7 @@ def _evaluation(points: Points, values: np.ndarray, inside: np.ndarray, warp: np
     weights, cost = tukey(residual, inside, scales if scales is not None else measured,
                           points.band)
     return Fit(warp, model, gain, offset, overall, measured, weights, residual, inside, cost,
-               iterations, values)
+               iterations, values, points)
 
 
 def weighted_sums(system: np.ndarray, weights: np.ndarray, columns: int) -> np.ndarray:
